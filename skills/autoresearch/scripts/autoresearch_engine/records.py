@@ -1,0 +1,243 @@
+"""The one definition of what a line of autoresearch.jsonl may hold.
+
+Three kinds of record share the file:
+
+- config header  {"type":"config","name":…,"metricName":…,"metricUnit":…,"bestDirection":…}
+  Each header starts a segment; the first is segment 0.
+- status marker  {"type":"status","state":"running"|"cancelled"|…,"timestamp":…}
+- experiment     {"run":…,"commit":…,"metric":…,"metrics":{…},"status":…,"description":…,
+                  "timestamp":…,"segment":…,"confidence":…,"asi":{…}}
+
+The field names are the seed's, so logs written by the seed's shell scripts read back unchanged.
+Fields the engine adds (duration_s, exit_code, samples, decision, …) are optional and listed in
+EXPERIMENT_OPTIONAL_FIELDS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from .errors import EngineError
+
+STATUSES = ("keep", "discard", "crash", "checks_failed")
+DIRECTIONS = ("lower", "higher")
+SESSION_STATES = ("running", "done", "cancelled", "wall", "blocked")
+
+# A metric name as it may appear in a `METRIC name=value` line.
+METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+CONFIG_FIELDS = ("type", "name", "metricName", "metricUnit", "bestDirection")
+EXPERIMENT_FIELDS = (
+    "run",
+    "commit",
+    "metric",
+    "metrics",
+    "status",
+    "description",
+    "timestamp",
+    "segment",
+    "confidence",
+    "asi",
+)
+EXPERIMENT_OPTIONAL_FIELDS = (
+    "duration_s",
+    "exit_code",
+    "samples",
+    "decision",
+    "flags",
+)
+
+
+def is_finite_number(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def dumps(record: dict) -> str:
+    """Serialise one record as a single JSON line (without the newline).
+
+    Strict JSON: NaN and infinities are refused, non-ASCII text is kept as is, and
+    newlines inside strings are escaped by json, so a record is always exactly one line.
+    """
+    try:
+        return json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError as exc:
+        raise EngineError(f"the record holds a value JSON cannot carry ({exc}).") from exc
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_object(text: str, what: str) -> dict:
+    """Parse a JSON object given on the command line (ASI, metrics), strictly."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise EngineError(
+            f"{what} is not valid JSON ({exc}); pass a JSON object such as '{{\"key\": \"value\"}}'."
+        ) from exc
+    if not isinstance(value, dict):
+        raise EngineError(
+            f"{what} must be a JSON object such as '{{\"key\": \"value\"}}', not {type(value).__name__}."
+        )
+    return value
+
+
+def parse_number(text, what: str) -> float:
+    """A finite number from user text: int when it is integral in the text, else float."""
+    if is_finite_number(text):
+        return text
+    if not isinstance(text, str):
+        raise EngineError(f"{what} must be a number, got {text!r}.")
+    stripped = text.strip()
+    try:
+        value = int(stripped)
+    except ValueError:
+        try:
+            value = float(stripped)
+        except ValueError:
+            raise EngineError(f"{what} must be a number, got {text!r}.") from None
+    if not math.isfinite(value):
+        raise EngineError(f"{what} must be a finite number, got {text!r}.")
+    return value
+
+
+def validate_metrics(metrics, what: str = "--metrics") -> dict:
+    if not isinstance(metrics, dict):
+        raise EngineError(f"{what} must be a JSON object of name: number pairs.")
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not METRIC_NAME_RE.match(name):
+            raise EngineError(
+                f"{what} has the metric name {name!r}; names start with a letter or _ and hold only letters, digits, _ . -."
+            )
+        if not is_finite_number(value):
+            raise EngineError(f"{what} has {name}={value!r}; every metric must be a finite number.")
+    return metrics
+
+
+def validate_config_values(name, metric_name, metric_unit, direction) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise EngineError("the session name is empty; pass --name with a short goal such as 'faster tests'.")
+    if not isinstance(metric_name, str) or not METRIC_NAME_RE.match(metric_name):
+        raise EngineError(
+            f"the metric name {metric_name!r} cannot appear in a 'METRIC name=value' line; "
+            "use letters, digits, _ . - and start with a letter or _ (for example total_ms)."
+        )
+    if not isinstance(metric_unit, str) or "\n" in metric_unit:
+        raise EngineError("the metric unit must be one line of text (it may be empty).")
+    if direction not in DIRECTIONS:
+        raise EngineError(f"the direction must be 'lower' or 'higher', not {direction!r}.")
+
+
+def make_config(name, metric_name, metric_unit, direction, timestamp=None) -> dict:
+    validate_config_values(name, metric_name, metric_unit, direction)
+    record = {
+        "type": "config",
+        "name": name.strip(),
+        "metricName": metric_name,
+        "metricUnit": metric_unit,
+        "bestDirection": direction,
+    }
+    if timestamp is not None:
+        record["timestamp"] = int(timestamp)
+    return record
+
+
+def make_status(state: str, timestamp: int, **extra) -> dict:
+    if state not in SESSION_STATES:
+        raise EngineError(f"the session state must be one of {', '.join(SESSION_STATES)}, not {state!r}.")
+    record = {"type": "status", "state": state, "timestamp": int(timestamp)}
+    record.update(extra)
+    return record
+
+
+def validate_experiment(record: dict) -> dict:
+    """Check an experiment record before it is written; returns it unchanged."""
+    run = record.get("run")
+    if not isinstance(run, int) or isinstance(run, bool) or run < 1:
+        raise EngineError(f"the run number must be a whole number from 1 up, got {run!r}.")
+    commit = record.get("commit")
+    if not isinstance(commit, str) or not commit or any(c.isspace() for c in commit):
+        raise EngineError(f"the commit must be a short hash without spaces, got {commit!r}.")
+    status = record.get("status")
+    if status not in STATUSES:
+        raise EngineError(f"the status must be one of {', '.join(STATUSES)}, not {status!r}.")
+    metric = record.get("metric")
+    if metric is None:
+        if status in ("keep", "discard"):
+            raise EngineError(
+                f"a '{status}' result needs the primary metric; pass --metric or run the benchmark with 'autoresearch run' first."
+            )
+    elif not is_finite_number(metric):
+        raise EngineError(f"the primary metric must be a finite number, got {metric!r}.")
+    description = record.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise EngineError("the description is empty; say in a few words what this experiment tried.")
+    timestamp = record.get("timestamp")
+    if not is_finite_number(timestamp):
+        raise EngineError(f"the timestamp must be a number of seconds, got {timestamp!r}.")
+    segment = record.get("segment")
+    if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
+        raise EngineError(f"the segment must be a whole number from 0 up, got {segment!r}.")
+    confidence = record.get("confidence")
+    if confidence is not None and not is_finite_number(confidence):
+        raise EngineError(f"the confidence must be a finite number or null, got {confidence!r}.")
+    if "metrics" in record:
+        validate_metrics(record["metrics"])
+    if "asi" in record and not isinstance(record["asi"], dict):
+        raise EngineError("the ASI must be a JSON object.")
+    dumps(record)  # refuses NaN hidden anywhere, e.g. inside the ASI
+    return record
+
+
+def make_experiment(
+    *,
+    run,
+    commit,
+    metric,
+    status,
+    description,
+    timestamp,
+    segment,
+    confidence=None,
+    metrics=None,
+    asi=None,
+    extra=None,
+) -> dict:
+    record = {
+        "run": run,
+        "commit": commit,
+        "metric": metric,
+        "metrics": metrics if metrics is not None else {},
+        "status": status,
+        "description": description,
+        "timestamp": timestamp,
+        "segment": segment,
+        "confidence": confidence,
+    }
+    if asi:
+        record["asi"] = asi
+    for key, value in (extra or {}).items():
+        if key not in EXPERIMENT_OPTIONAL_FIELDS:
+            raise EngineError(f"internal: {key!r} is not an experiment field.")
+        if value is not None:
+            record[key] = value
+    return validate_experiment(record)
+
+
+def kind_of(record: dict) -> str:
+    """'config', 'status', 'experiment' or 'other' for a parsed line."""
+    kind = record.get("type")
+    if kind == "config":
+        return "config"
+    if kind == "status":
+        return "status"
+    if kind is None and "run" in record and "status" in record:
+        return "experiment"
+    return "other"

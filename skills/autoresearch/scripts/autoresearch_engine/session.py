@@ -1,0 +1,143 @@
+"""What the log says about the session: segments, baseline, best, counts, lifecycle state."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from . import records, stats
+from .jsonlog import LogContents
+
+
+@dataclass
+class Segment:
+    index: int
+    config: Optional[dict]
+    experiments: List[dict] = field(default_factory=list)
+
+    @property
+    def metric_name(self) -> Optional[str]:
+        return self.config.get("metricName") if self.config else None
+
+    @property
+    def metric_unit(self) -> str:
+        return (self.config or {}).get("metricUnit") or ""
+
+    @property
+    def direction(self) -> str:
+        direction = (self.config or {}).get("bestDirection")
+        return direction if direction in records.DIRECTIONS else "lower"
+
+    @property
+    def kept(self) -> List[dict]:
+        return [e for e in self.experiments if e.get("status") == "keep" and _finite(e.get("metric"))]
+
+    @property
+    def baseline(self) -> Optional[float]:
+        """The segment's first kept result (its first run, when that run did not fail)."""
+        kept = self.kept
+        return kept[0]["metric"] if kept else None
+
+    @property
+    def best(self) -> Optional[float]:
+        return stats.best_of((e["metric"] for e in self.kept), self.direction)
+
+    @property
+    def best_record(self) -> Optional[dict]:
+        best = self.best
+        for entry in self.kept:
+            if entry["metric"] == best:
+                return entry
+        return None
+
+    def count(self, status: str) -> int:
+        return sum(1 for e in self.experiments if e.get("status") == status)
+
+    def metric_values(self) -> List[float]:
+        """Metrics of the runs that measured something (crashes excluded)."""
+        return [e["metric"] for e in self.experiments if e.get("status") != "crash" and _finite(e.get("metric"))]
+
+    def confidence(self) -> Optional[float]:
+        return stats.mad_confidence(self.metric_values(), self.baseline, self.best)
+
+    def failure_streak(self, statuses=("discard", "crash")) -> int:
+        """Consecutive runs with one of `statuses`, counted back from the last run."""
+        streak = 0
+        for entry in reversed(self.experiments):
+            if entry.get("status") not in statuses:
+                break
+            streak += 1
+        return streak
+
+
+def _finite(value) -> bool:
+    return records.is_finite_number(value) and math.isfinite(value)
+
+
+@dataclass
+class Session:
+    contents: LogContents
+    segments: List[Segment]
+    configs: List[dict]
+    state: str  # the last status marker's state; 'running' when there is none
+    last_status: Optional[dict]
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.configs) or any(s.experiments for s in self.segments)
+
+    @property
+    def current(self) -> Segment:
+        return self.segments[-1]
+
+    @property
+    def experiments(self) -> List[dict]:
+        return [e for s in self.segments for e in s.experiments]
+
+    @property
+    def next_run(self) -> int:
+        runs = [e.get("run") for e in self.experiments if isinstance(e.get("run"), int)]
+        return (max(runs) if runs else 0) + 1
+
+    @property
+    def warnings(self) -> List[str]:
+        return self.contents.warnings
+
+
+def _config_segments(configs: List[dict]) -> List[int]:
+    """The segment each header starts: its own "segment" field, else the one after the previous header."""
+    indexes, previous = [], -1
+    for config in configs:
+        own = config.get("segment")
+        index = own if isinstance(own, int) and not isinstance(own, bool) and own > previous else previous + 1
+        indexes.append(index)
+        previous = index
+    return indexes
+
+
+def load(contents: LogContents) -> Session:
+    configs = [e for e in contents.entries if records.kind_of(e) == "config"]
+    experiments = [e for e in contents.entries if records.kind_of(e) == "experiment"]
+    statuses = [e for e in contents.entries if records.kind_of(e) == "status"]
+    starts = _config_segments(configs)
+    highest = max(
+        [starts[-1] if starts else 0]
+        + [e["segment"] for e in experiments if isinstance(e.get("segment"), int) and e["segment"] >= 0]
+    )
+    segments = []
+    for index in range(highest + 1):
+        # a segment without its own header (seed logs with hand-set segments) keeps the last one before it
+        config = None
+        for start, candidate in zip(starts, configs):
+            if start <= index:
+                config = candidate
+        segments.append(Segment(index=index, config=config))
+    for entry in experiments:
+        segment = entry.get("segment")
+        if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
+            segment = 0
+        segments[segment].experiments.append(entry)
+    last_status = statuses[-1] if statuses else None
+    state = last_status.get("state", "running") if last_status else "running"
+    return Session(contents=contents, segments=segments, configs=configs, state=state, last_status=last_status)

@@ -1,0 +1,225 @@
+"""The session seen from outside: the `status` numbers and the `resume` brief."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import List, Optional
+
+from . import gitops
+from .session import Session
+from .workspace import Workspace
+
+
+def fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
+    segment = session.current
+    max_iterations = ws.config.max_iterations
+    runs = len(segment.experiments)
+    best = segment.best_record
+    return {
+        "exists": session.exists,
+        "name": (segment.config or {}).get("name"),
+        "state": session.state,
+        "enabled": ws.config.enabled,
+        "segment": segment.index,
+        "metric_name": segment.metric_name,
+        "metric_unit": segment.metric_unit,
+        "direction": segment.direction,
+        "runs": runs,
+        "total_runs": len(session.experiments),
+        "kept": segment.count("keep"),
+        "discarded": segment.count("discard"),
+        "crashed": segment.count("crash"),
+        "checks_failed": segment.count("checks_failed"),
+        "baseline": segment.baseline,
+        "best": segment.best,
+        "best_run": best.get("run") if best else None,
+        "best_description": best.get("description") if best else None,
+        "improvement_pct": _improvement(segment),
+        "confidence": segment.confidence(),
+        "max_iterations": max_iterations,
+        "iterations_left": max(0, max_iterations - runs) if max_iterations else None,
+        "failure_streak": segment.failure_streak(),
+        "crash_streak": segment.failure_streak(("crash",)),
+        "last_runs": [_brief(e) for e in segment.experiments[-last:]] if last else [],
+        "log": ws.log_path,
+        "warnings": list(session.warnings),
+    }
+
+
+def _improvement(segment) -> Optional[float]:
+    from . import stats
+
+    return stats.improvement_pct(segment.baseline, segment.best, segment.direction)
+
+
+def _brief(entry: dict) -> dict:
+    keys = ("run", "commit", "status", "metric", "description", "confidence")
+    brief = {key: entry.get(key) for key in keys}
+    if entry.get("asi"):
+        brief["asi"] = entry["asi"]
+    return brief
+
+
+def status_text(data: dict) -> str:
+    if not data["exists"]:
+        return f"no autoresearch session here: {data['log']} holds no runs yet; start one with 'autoresearch init'."
+    unit = data["metric_unit"]
+    direction = "lower" if data["direction"] == "lower" else "higher"
+    lines = [
+        f"autoresearch: {data['name']} — segment {data['segment']}, {data['state']}",
+        f"metric: {data['metric_name']} ({unit or 'no unit'}, {direction} is better)",
+        f"runs: {data['runs']} (kept {data['kept']}, discarded {data['discarded']}, crashed {data['crashed']}, "
+        f"checks failed {data['checks_failed']})",
+    ]
+    improvement = "n/a" if data["improvement_pct"] is None else f"{data['improvement_pct']:+.2f}%"
+    best = fmt(data["best"], unit)
+    if data["best_run"] is not None:
+        best += f" (run {data['best_run']})"
+    confidence = "n/a" if data["confidence"] is None else f"{data['confidence']:.2f}"
+    lines.append(f"baseline: {fmt(data['baseline'], unit)}   best: {best}   improvement: {improvement}   "
+                 f"confidence: {confidence}")
+    left = "unlimited" if data["iterations_left"] is None else str(data["iterations_left"])
+    lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}")
+    if data["last_runs"]:
+        lines.append("")
+        lines.append(f"{'run':>5}  {'status':<13} {'metric':>12}  description")
+        for run in data["last_runs"]:
+            lines.append(
+                f"{run['run']!s:>5}  {run['status']!s:<13} {fmt(run['metric']):>12}  {_one_line(run['description'], 60)}"
+            )
+    return "\n".join(lines)
+
+
+def _one_line(text, width: int) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def git_state(ws: Workspace, session: Session) -> Optional[str]:
+    """None when HEAD is where the log says it should be, else a warning sentence."""
+    cwd = ws.session_dir
+    if not gitops.toplevel(cwd):
+        return "this folder is not a git repository, so experiments cannot be committed or reverted."
+    experiments = session.experiments
+    if not experiments:
+        return None
+    last = experiments[-1]
+    logged = gitops.resolve(cwd, str(last.get("commit", "")))
+    if logged is None:
+        return (f"the last logged run (#{last.get('run')}) names commit {last.get('commit')}, which this repository "
+                "does not have; check that you are on the session branch.")
+    if gitops.git(cwd, "merge-base", "--is-ancestor", logged, "HEAD", check=False).returncode != 0:
+        return (f"HEAD is not a descendant of the last logged commit {last.get('commit')}; check out the session "
+                "branch before continuing.")
+    since = gitops.git(cwd, "rev-list", "--reverse", f"{logged}..HEAD").stdout.split()
+    if last.get("status") != "keep":
+        if not since:
+            return (f"the last run (#{last.get('run')}, {last.get('status')}) was never reverted; "
+                    "run 'autoresearch revert' before the next experiment.")
+        if gitops.reverted_hash(cwd, since[0]) == logged:
+            since = since[1:]
+    if since:
+        described = []
+        for full in since[:3]:
+            _, subject, _ = gitops.commit_info(cwd, full)
+            described.append(f"{full[:7]} '{subject}'")
+        more = f" and {len(since) - 3} more" if len(since) > 3 else ""
+        return (f"{len(since)} commit(s) after the last logged run were never logged: {', '.join(described)}{more}; "
+                "run 'autoresearch run' then 'autoresearch log' for it, or 'autoresearch revert' it.")
+    return None
+
+
+def _read(path: str, max_lines: int) -> Optional[List[str]]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"… ({len(lines) - max_lines} more lines in {os.path.basename(path)})"]
+    return lines
+
+
+def open_ideas(path: str, limit: int = 15) -> List[str]:
+    lines = _read(path, 10_000) or []
+    ideas = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(("- [x]", "* [x]", "- [X]", "* [X]", "- ~~")):
+            continue
+        if stripped.startswith(("- ", "* ")):
+            ideas.append(stripped)
+    return ideas[:limit]
+
+
+def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
+    data = status_data(ws, session, last=last)
+    if not data["exists"]:
+        return status_text(data)
+    lines = [f"# autoresearch resume: {data['name']}"]
+    lines.append(
+        f"state {data['state']}; segment {data['segment']}; metric {data['metric_name']} "
+        f"({data['metric_unit'] or 'no unit'}, {data['direction']} is better); {data['runs']} runs this segment "
+        f"(kept {data['kept']}, discarded {data['discarded']}, crashed {data['crashed']}, checks failed {data['checks_failed']})"
+    )
+    if data["max_iterations"]:
+        lines.append(f"iterations: {data['runs']} of {data['max_iterations']} used, {data['iterations_left']} left")
+    best = fmt(data["best"], data["metric_unit"])
+    if data["best_run"] is not None:
+        best += f" (run {data['best_run']}: {_one_line(data['best_description'], 70)})"
+    improvement = "n/a" if data["improvement_pct"] is None else f"{data['improvement_pct']:+.2f}%"
+    confidence = "n/a" if data["confidence"] is None else f"{data['confidence']:.2f}"
+    lines.append(f"baseline {fmt(data['baseline'], data['metric_unit'])}; best {best}; "
+                 f"improvement {improvement}; confidence {confidence}")
+    warning = git_state(ws, session)
+    head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
+    lines.append(f"git: WARNING {warning}" if warning else f"git: HEAD {head} matches the log.")
+    pending = ws.read_pending()
+    if pending:
+        lines.append(
+            f"pending: a run of commit {pending.get('commit')} measured {pending.get('metric_name')}="
+            f"{fmt(pending.get('metric'))} ({pending.get('status')}) but is not logged; run 'autoresearch log'."
+        )
+    if data["failure_streak"] >= 3:
+        lines.append(f"note: the last {data['failure_streak']} runs failed or were discarded; try a different angle.")
+    for warning in data["warnings"]:
+        lines.append(f"log: {warning}")
+
+    notes = _read(ws.file("autoresearch.md"), 60)
+    lines.append("")
+    if notes is None:
+        lines.append("## autoresearch.md: missing; rebuild it from this summary and 'git log' before continuing.")
+    else:
+        lines.append("## autoresearch.md")
+        lines.extend(notes)
+
+    lines.append("")
+    lines.append(f"## Last {len(data['last_runs'])} experiments")
+    for run in data["last_runs"]:
+        entry = f"#{run['run']} {run['status']} {fmt(run['metric'])} {run['commit']}: {_one_line(run['description'], 80)}"
+        if run.get("asi"):
+            entry += "  asi=" + _one_line(json.dumps(run["asi"], ensure_ascii=False), 200)
+        lines.append(entry)
+
+    ideas = open_ideas(ws.file("autoresearch.ideas.md"))
+    if ideas:
+        lines.append("")
+        lines.append("## Open ideas (autoresearch.ideas.md)")
+        lines.extend(ideas)
+
+    lines.append("")
+    if data["state"] == "running":
+        lines.append("Next: continue the loop — edit, git commit, 'autoresearch run', 'autoresearch log', "
+                     "and 'autoresearch revert' after a discard or crash.")
+    else:
+        lines.append(f"The session is {data['state']}: do not continue unless the user asks; "
+                     "'autoresearch init --continue' reopens it.")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Where a session's files are: the project folder, its settings, and the session folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from . import config as config_module
+from .config import Config, write_atomic
+from .errors import EngineError
+
+LOG_NAME = "autoresearch.jsonl"
+BENCHMARK_SCRIPT = "autoresearch.sh"
+CHECKS_SCRIPT = "autoresearch.checks.sh"
+RUN_LOG = "run.log"
+
+
+@dataclass
+class Workspace:
+    project_dir: str
+    session_dir: str
+    config: Config
+    log_path: str
+
+    @property
+    def pending_path(self) -> str:
+        base = self.log_path[: -len(".jsonl")] if self.log_path.endswith(".jsonl") else self.log_path
+        return base + ".pending.json"
+
+    @property
+    def run_log(self) -> str:
+        return os.path.join(self.session_dir, RUN_LOG)
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.session_dir, name)
+
+    def read_pending(self) -> Optional[dict]:
+        try:
+            with open(self.pending_path, encoding="utf-8") as handle:
+                value = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            raise EngineError(
+                f"{self.pending_path} is unreadable; delete it and run the benchmark again with 'autoresearch run'."
+            ) from None
+        return value if isinstance(value, dict) else None
+
+    def write_pending(self, result: dict) -> None:
+        write_atomic(self.pending_path, json.dumps(result, indent=1, allow_nan=False) + "\n")
+
+    def clear_pending(self) -> None:
+        try:
+            os.remove(self.pending_path)
+        except FileNotFoundError:
+            pass
+
+
+def open_workspace(directory: Optional[str] = None, log_file: Optional[str] = None) -> Workspace:
+    project_dir = os.path.abspath(directory or os.getcwd())
+    if not os.path.isdir(project_dir):
+        raise EngineError(f"the folder {project_dir} does not exist; pass an existing project folder with -C.")
+    settings = config_module.load(project_dir)
+    session_dir = project_dir
+    if settings.working_dir:
+        session_dir = os.path.normpath(os.path.join(project_dir, os.path.expanduser(settings.working_dir)))
+        if not os.path.isdir(session_dir):
+            raise EngineError(
+                f"working_dir {settings.working_dir!r} in {settings.path} is not a folder; create it or fix the setting."
+            )
+    log_path = os.path.join(session_dir, LOG_NAME)
+    if log_file:
+        log_path = os.path.abspath(log_file)
+    return Workspace(project_dir=project_dir, session_dir=session_dir, config=settings, log_path=log_path)
