@@ -1,0 +1,621 @@
+"""
+train.py - the one file the agent edits. Single device: CUDA, MPS or CPU.
+Usage: uv run train.py   (or: python train.py)
+
+A GPT (RoPE, QK-norm, sliding-window attention, value embeddings, ReLU^2, logit soft-cap)
+trained with Muon (matrices) + AdamW (the rest) for a fixed wall-clock budget, then
+evaluated in bits per byte on the fixed validation set. The protocol (context length,
+evaluation tokens, time budget) comes from prepare.py and is fixed per prepared dataset.
+"""
+
+import gc
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import prepare
+from prepare import MAX_SEQ_LEN, PROFILE, TIME_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
+
+# ---------------------------------------------------------------------------
+# Knobs (edit these directly)
+# ---------------------------------------------------------------------------
+
+# Model shape. PROFILE is the prepared dataset's hardware profile: datacenter, consumer or cpu.
+DEPTH = {"datacenter": 8, "consumer": 6, "cpu": 2}[PROFILE]
+ASPECT_RATIO = 64           # model_dim = DEPTH * ASPECT_RATIO, rounded up to a multiple of HEAD_DIM
+HEAD_DIM = 64 if PROFILE == "cpu" else 128
+WINDOW_PATTERN = "SSSL"     # per layer: L = full context, S = half context; the last layer is always L
+
+# Optimisation
+TOTAL_BATCH_SIZE = {"datacenter": 2**19, "consumer": 2**17, "cpu": 2**12}[PROFILE]  # tokens per step
+DEVICE_BATCH_SIZE = None    # rows per forward pass; None = the largest that fits in memory
+EMBEDDING_LR = 0.6          # AdamW, token and value embeddings
+UNEMBEDDING_LR = 0.004      # AdamW, lm_head
+MATRIX_LR = 0.04            # Muon, all 2-D weights inside the blocks
+SCALAR_LR = 0.5             # AdamW, per-layer residual scalars
+WEIGHT_DECAY = 0.2          # Muon, cautious, decays linearly to 0
+ADAM_BETAS = (0.8, 0.95)
+WARMUP_RATIO = 0.0          # fractions of the time budget
+WARMDOWN_RATIO = 0.5
+FINAL_LR_FRAC = 0.0
+
+# Machine
+DEVICE = "auto"             # auto | cuda | mps | cpu
+COMPILE = None              # None = torch.compile on CUDA only
+ATTENTION = "auto"          # auto | fa3 | flex | sdpa
+SEED = 42
+
+# ---------------------------------------------------------------------------
+# Device, precision, attention backend
+# ---------------------------------------------------------------------------
+
+# Dense bf16 tensor-core peak (TFLOP/s) for MFU; fp32 peak where bf16 is not used.
+GPU_PEAK_TFLOPS = [
+    ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H100", 989.5), ("H200", 989.5), ("H800", 989.5), ("GH200", 989.5),
+    ("B200", 2250.0), ("B100", 1750.0), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0),
+    ("L4", 121.0), ("A10G", 70.0), ("A10", 125.0), ("A6000", 154.8), ("RTX 6000 Ada", 364.2),
+    ("RTX 5090", 209.5), ("RTX 4090", 165.2), ("RTX 4080", 97.5), ("RTX 3090", 71.0), ("RTX 3080", 59.5),
+]
+GPU_FP32_PEAK_TFLOPS = [("V100", 15.7), ("T4", 8.1), ("P100", 9.3)]
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+def pick_device():
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        fail("DEVICE = 'cuda' but no CUDA GPU is visible; set DEVICE = 'auto' or run on a GPU machine.")
+    if DEVICE == "mps" and not torch.backends.mps.is_available():
+        fail("DEVICE = 'mps' but MPS is not available; set DEVICE = 'auto'.")
+    if DEVICE != "auto":
+        return torch.device(DEVICE)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    if PROFILE != "cpu":
+        fail(f"the dataset was prepared with the '{PROFILE}' (GPU) protocol but no GPU is visible; "
+             "prepare a CPU dataset with `python prepare.py --profile cpu` in another AUTORESEARCH_CACHE_DIR.")
+    return torch.device("cpu")
+
+
+def pick_dtype(device):
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
+    if device.type == "mps":
+        try:
+            with torch.autocast("mps", dtype=torch.bfloat16):
+                (torch.ones(8, 8, device=device) @ torch.ones(8, 8, device=device)).sum().item()
+            return torch.bfloat16
+        except Exception:
+            return torch.float32
+    return torch.float32  # CPU: bf16 is slower than fp32 on most CPUs
+
+
+def peak_flops(device, dtype):
+    if device.type != "cuda":
+        return None, device.type
+    name = torch.cuda.get_device_name(device)
+    table = GPU_PEAK_TFLOPS if dtype == torch.bfloat16 else GPU_FP32_PEAK_TFLOPS
+    for key, tflops in table:
+        if key in name:
+            return tflops * 1e12, name
+    return None, name
+
+
+def pick_attention(device):
+    """(name, impl). FA3 via `kernels` on Hopper if already cached, else flex-attention on
+    CUDA, else SDPA. Never touches the network."""
+    want = ATTENTION
+    if device.type == "cuda" and want in ("auto", "fa3") and torch.cuda.get_device_capability(device)[0] == 9:
+        try:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # use a cached kernel only
+            from kernels import get_kernel
+            fa3 = get_kernel("varunneal/flash-attention-3").flash_attn_interface
+            return "fa3", fa3.flash_attn_func
+        except Exception as e:
+            if want == "fa3":
+                fail(f"ATTENTION = 'fa3' but the FA3 kernel is not available offline ({type(e).__name__}); set ATTENTION = 'auto'.")
+    if device.type == "cuda" and want in ("auto", "flex", "fa3"):
+        try:
+            from torch.nn.attention.flex_attention import flex_attention  # noqa: F401
+            return "flex", None
+        except ImportError:
+            pass
+    return "sdpa", None
+
+
+# ---------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------
+
+@dataclass
+class GPTConfig:
+    sequence_len: int = 2048
+    vocab_size: int = 8192
+    n_layer: int = 8
+    n_head: int = 4
+    n_embd: int = 512
+    window_pattern: str = "SSSL"
+
+
+def norm(x):
+    return F.rms_norm(x, (x.size(-1),))
+
+
+def has_ve(layer_idx, n_layer):
+    """Value embeddings on alternating layers, always including the last."""
+    return layer_idx % 2 == (n_layer - 1) % 2
+
+
+def rotary(x, cos, sin):  # x: (B, T, H, D)
+    d = x.shape[-1] // 2
+    x1, x2 = x[..., :d], x[..., d:]
+    return torch.cat([x1 * cos + x2 * sin, x2 * cos - x1 * sin], dim=-1)
+
+
+class Attention:
+    """The attention kernel shared by all layers; each layer passes its window."""
+
+    def __init__(self, backend, impl, seq_len, device):
+        self.backend, self.impl = backend, impl
+        self.masks = {}
+        self.seq_len, self.device = seq_len, device
+
+    def _mask(self, window, T):
+        key = (window, T)
+        if key not in self.masks:
+            if self.backend == "flex":
+                from torch.nn.attention.flex_attention import create_block_mask
+
+                def mask_mod(b, h, q, kv):
+                    return (kv <= q) & (q - kv < window)
+                self.masks[key] = create_block_mask(mask_mod, None, None, T, T, device=self.device)
+            else:
+                i = torch.arange(T, device=self.device)
+                diff = i[:, None] - i[None, :]
+                self.masks[key] = (diff >= 0) & (diff < window)
+        return self.masks[key]
+
+    def __call__(self, q, k, v, window):  # (B, T, H, D) in and out
+        T = q.size(1)
+        if self.backend == "fa3":
+            out = self.impl(q, k, v, causal=True, window_size=(window - 1 if window < T else -1, 0))
+            return out[0] if isinstance(out, tuple) else out
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if self.backend == "flex":
+            from torch.nn.attention.flex_attention import flex_attention
+            y = flex_attention(q, k, v, block_mask=self._mask(min(window, T), T))
+        elif window >= T:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=self._mask(window, T))
+        return y.transpose(1, 2)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config, layer_idx):
+        super().__init__()
+        self.n_head, self.head_dim = config.n_head, config.n_embd // config.n_head
+        d = config.n_embd
+        self.c_q = nn.Linear(d, d, bias=False)
+        self.c_k = nn.Linear(d, d, bias=False)
+        self.c_v = nn.Linear(d, d, bias=False)
+        self.c_proj = nn.Linear(d, d, bias=False)
+        self.ve_gate_channels = 32
+        self.ve_gate = nn.Linear(self.ve_gate_channels, self.n_head, bias=False) if has_ve(layer_idx, config.n_layer) else None
+
+    def forward(self, x, ve, cos, sin, window, attn):
+        B, T, _ = x.shape
+        q = self.c_q(x).view(B, T, self.n_head, self.head_dim)
+        k = self.c_k(x).view(B, T, self.n_head, self.head_dim)
+        v = self.c_v(x).view(B, T, self.n_head, self.head_dim)
+        if ve is not None:  # value embedding, mixed in by an input-dependent gate in (0, 2)
+            gate = 2 * torch.sigmoid(self.ve_gate(x[..., :self.ve_gate_channels]))
+            v = v + gate.unsqueeze(-1) * ve.view(B, T, self.n_head, self.head_dim)
+        q, k = norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm
+        y = attn(q, k, v, window)
+        return self.c_proj(y.reshape(B, T, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=False)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
+
+    def forward(self, x):
+        return self.c_proj(F.relu(self.c_fc(x)).square())
+
+
+class Block(nn.Module):
+    def __init__(self, config, layer_idx):
+        super().__init__()
+        self.attn = CausalSelfAttention(config, layer_idx)
+        self.mlp = MLP(config)
+
+    def forward(self, x, ve, cos, sin, window, attn):
+        x = x + self.attn(norm(x), ve, cos, sin, window, attn)
+        return x + self.mlp(norm(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config, attn, compute_dtype):
+        super().__init__()
+        self.config, self.attn, self.compute_dtype = config, attn, compute_dtype
+        L, T = config.n_layer, config.sequence_len
+        windows = {"L": T, "S": T // 2}
+        self.window_sizes = [windows[WINDOW_PATTERN[i % len(WINDOW_PATTERN)]] for i in range(L)]
+        self.window_sizes[-1] = T
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.blocks = nn.ModuleList([Block(config, i) for i in range(L)])
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.resid_lambdas = nn.Parameter(torch.ones(L))
+        self.x0_lambdas = nn.Parameter(torch.zeros(L))
+        self.value_embeds = nn.ModuleDict({str(i): nn.Embedding(config.vocab_size, config.n_embd)
+                                           for i in range(L) if has_ve(i, L)})
+        head_dim = config.n_embd // config.n_head
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        angles = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
+        self.register_buffer("cos", angles.cos()[None, :, None, :], persistent=False)
+        self.register_buffer("sin", angles.sin()[None, :, None, :], persistent=False)
+
+    @torch.no_grad()
+    def init_weights(self):
+        s = 3 ** 0.5 * self.config.n_embd ** -0.5
+        nn.init.normal_(self.wte.weight, std=1.0)
+        nn.init.normal_(self.lm_head.weight, std=0.001)
+        for block in self.blocks:
+            for lin in (block.attn.c_q, block.attn.c_k, block.attn.c_v, block.mlp.c_fc):
+                nn.init.uniform_(lin.weight, -s, s)
+            nn.init.zeros_(block.attn.c_proj.weight)
+            nn.init.zeros_(block.mlp.c_proj.weight)
+            if block.attn.ve_gate is not None:
+                nn.init.zeros_(block.attn.ve_gate.weight)
+        for ve in self.value_embeds.values():
+            nn.init.uniform_(ve.weight, -s, s)
+        self.resid_lambdas.fill_(1.0)
+        self.x0_lambdas.fill_(0.1)
+
+    def estimate_flops(self):
+        """FLOPs per token, counted as the original: 6 x non-embedding parameters + attention
+        over each layer's effective window (12 * heads * head_dim * window)."""
+        nparams = sum(p.numel() for p in self.parameters())
+        exclude = self.wte.weight.numel() + sum(ve.weight.numel() for ve in self.value_embeds.values())
+        exclude += self.resid_lambdas.numel() + self.x0_lambdas.numel()
+        h, q, t = self.config.n_head, self.config.n_embd // self.config.n_head, self.config.sequence_len
+        attn = sum(12 * h * q * min(w, t) for w in self.window_sizes)
+        return 6 * (nparams - exclude) + attn
+
+    def forward(self, idx, targets=None, reduction="mean"):
+        T = idx.size(1)
+        cos, sin = self.cos[:, :T], self.sin[:, :T]
+        x = norm(self.wte(idx).to(self.compute_dtype))
+        x0 = x
+        for i, block in enumerate(self.blocks):
+            x = self.resid_lambdas[i].to(x.dtype) * x + self.x0_lambdas[i].to(x.dtype) * x0
+            ve = self.value_embeds[str(i)](idx).to(self.compute_dtype) if str(i) in self.value_embeds else None
+            x = block(x, ve, cos, sin, self.window_sizes[i], self.attn)
+        logits = self.lm_head(norm(x)).float()
+        logits = 15.0 * torch.tanh(logits / 15.0)  # soft-cap
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction="none")
+        return loss if reduction == "none" else loss.mean()
+
+
+# ---------------------------------------------------------------------------
+# Optimizer: Muon for the blocks' matrices, AdamW for embeddings, lm_head and scalars
+# ---------------------------------------------------------------------------
+
+# Polar Express coefficients for the orthogonalising iteration (Amsel et al., 2025)
+POLAR_EXPRESS = [
+    (8.156554524902461, -22.48329292557795, 15.878769915207462),
+    (4.042929935166739, -2.808917465908714, 0.5000178451051316),
+    (3.8916678022926607, -2.772484153217685, 0.5060648178503393),
+    (3.285753657755655, -2.3681294933425376, 0.46449024233003106),
+    (2.3465413258596377, -1.7097828382687081, 0.42323551169305323),
+]
+
+
+def muon_update(grads, params, momentum_buf, second_buf, momentum, lr, wd, beta2, ns_dtype: torch.dtype):
+    """One Muon step on a stack of same-shape matrices: Nesterov momentum, orthogonalisation,
+    per-row second-moment normalisation (NorMuon), cautious weight decay."""
+    momentum_buf.lerp_(grads, 1 - momentum)
+    g = grads.lerp(momentum_buf, momentum)
+    X = g.to(ns_dtype)
+    X = X / (X.norm(dim=(-2, -1), keepdim=True) * 1.02 + 1e-6)
+    tall = X.size(-2) > X.size(-1)
+    if tall:
+        X = X.mT
+    for a, b, c in POLAR_EXPRESS:
+        A = X @ X.mT
+        X = a * X + (b * A + c * (A @ A)) @ X
+    if tall:
+        X = X.mT
+    g = X.float()
+    red = -1 if g.size(-2) >= g.size(-1) else -2
+    v = g.square().mean(dim=red, keepdim=True)
+    second_buf.lerp_(v, 1 - beta2)
+    scale = second_buf.clamp_min(1e-10).rsqrt()
+    before = (v * g.size(red)).sum(dim=(-2, -1), keepdim=True).sqrt()
+    after = (v * g.size(red) * scale.square()).sum(dim=(-2, -1), keepdim=True).sqrt()
+    g = g * scale * (before / after.clamp_min(1e-10))
+    mask = (g * params) >= 0
+    params.sub_(lr * g + lr * wd * params * mask)
+
+
+class MuonAdamW:
+    def __init__(self, model, device, compile_step):
+        d = model.config.n_embd
+        scale = (d / 768) ** -0.5  # AdamW LRs tuned at width 768
+        adam_groups = [
+            dict(params=list(model.lm_head.parameters()), lr=UNEMBEDDING_LR * scale),
+            dict(params=list(model.wte.parameters()), lr=EMBEDDING_LR * scale),
+            dict(params=list(model.value_embeds.parameters()), lr=EMBEDDING_LR * scale),
+            dict(params=[model.resid_lambdas], lr=SCALAR_LR * 0.01),
+            dict(params=[model.x0_lambdas], lr=SCALAR_LR, betas=(0.96, 0.95)),
+        ]
+        fused = device.type == "cuda"
+        self.adam = torch.optim.AdamW(adam_groups, betas=ADAM_BETAS, eps=1e-10, weight_decay=0.0,
+                                      fused=fused, foreach=None if fused else True)
+        matrices = [p for p in model.blocks.parameters() if p.ndim == 2]
+        self.groups = []
+        for shape in sorted({tuple(p.shape) for p in matrices}):
+            ps = [p for p in matrices if tuple(p.shape) == shape]
+            red_shape = (len(ps), shape[0], 1) if shape[0] >= shape[1] else (len(ps), 1, shape[1])
+            self.groups.append(dict(params=ps, mom=torch.zeros(len(ps), *shape, device=device),
+                                    second=torch.zeros(red_shape, device=device),
+                                    lr_scale=max(1.0, shape[0] / shape[1]) ** 0.5))
+        for g in self.adam.param_groups:
+            g["initial_lr"] = g["lr"]
+        self.ns_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        self.compiled = compile_step
+        self.step_fn = torch.compile(muon_update, dynamic=False, fullgraph=True) if compile_step else muon_update
+        self.t = {k: torch.tensor(0.0) for k in ("momentum", "lr", "wd", "beta2")}
+
+    @torch.no_grad()
+    def step(self, lr_mult, momentum, wd):
+        for g in self.adam.param_groups:
+            g["lr"] = g["initial_lr"] * lr_mult
+        self.adam.step()
+        for g in self.groups:
+            ps = g["params"]
+            lr = MATRIX_LR * lr_mult * g["lr_scale"]
+            if self.compiled:  # 0-d CPU tensors: new values do not trigger recompilation
+                for k, val in (("momentum", momentum), ("lr", lr), ("wd", wd), ("beta2", 0.95)):
+                    self.t[k].fill_(val)
+                momentum_, lr_, wd_, beta2_ = self.t["momentum"], self.t["lr"], self.t["wd"], self.t["beta2"]
+            else:
+                momentum_, lr_, wd_, beta2_ = momentum, lr, wd, 0.95
+            stacked = torch.stack(ps)
+            self.step_fn(torch.stack([p.grad for p in ps]), stacked, g["mom"], g["second"],
+                         momentum_, lr_, wd_, beta2_, self.ns_dtype)
+            torch._foreach_copy_(ps, list(stacked.unbind(0)))
+
+    def reset_state(self):
+        self.adam.state.clear()
+        for g in self.groups:
+            g["mom"].zero_()
+            g["second"].zero_()
+
+
+def lr_multiplier(progress):
+    if progress < WARMUP_RATIO:
+        return progress / WARMUP_RATIO
+    if progress < 1.0 - WARMDOWN_RATIO:
+        return 1.0
+    cool = (1.0 - progress) / WARMDOWN_RATIO
+    return cool + (1 - cool) * FINAL_LR_FRAC
+
+
+def muon_momentum(step):
+    frac = min(step / 300, 1)
+    return (1 - frac) * 0.85 + frac * 0.95
+
+
+# ---------------------------------------------------------------------------
+# Setup
+# ---------------------------------------------------------------------------
+
+t_start = time.time()
+prepare.require_prepared()
+torch.manual_seed(SEED)
+device = pick_device()
+dtype = pick_dtype(device)
+use_compile = (device.type == "cuda") if COMPILE is None else COMPILE
+if device.type == "cuda":
+    torch.cuda.manual_seed(SEED)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+peak, device_name = peak_flops(device, dtype)
+backend, attn_impl = pick_attention(device)
+if backend == "flex" and not use_compile:
+    backend = "sdpa"  # flex-attention is only fast when compiled
+attn = Attention(backend, attn_impl, MAX_SEQ_LEN, device)
+
+tokenizer = Tokenizer.from_directory()
+vocab_size = tokenizer.get_vocab_size()
+model_dim = -(-DEPTH * ASPECT_RATIO // HEAD_DIM) * HEAD_DIM
+config = GPTConfig(sequence_len=MAX_SEQ_LEN, vocab_size=vocab_size, n_layer=DEPTH,
+                   n_head=model_dim // HEAD_DIM, n_embd=model_dim, window_pattern=WINDOW_PATTERN)
+model = GPT(config, attn, dtype if dtype != torch.float32 else torch.float32).to(device)
+model.init_weights()
+num_params = sum(p.numel() for p in model.parameters())
+flops_per_token = model.estimate_flops()
+
+
+def pick_device_batch():
+    """Largest power-of-two rows per forward pass that divides the step and fits in memory."""
+    rows_per_step = TOTAL_BATCH_SIZE // MAX_SEQ_LEN
+    if DEVICE_BATCH_SIZE is not None:
+        return DEVICE_BATCH_SIZE
+    if device.type != "cuda":
+        return min(rows_per_step, 32)
+    free, _ = torch.cuda.mem_get_info(device)
+    # activation bytes per token (bf16 activations kept for backward + fp32 logits), measured on H100
+    per_token = DEPTH * model_dim * 2 * 18 + vocab_size * 4 * 3
+    budget = 0.8 * free - 16 * num_params * 4
+    b = rows_per_step
+    while b > 1 and b * MAX_SEQ_LEN * per_token > budget:
+        b //= 2
+    return b
+
+
+B = pick_device_batch()
+T = MAX_SEQ_LEN
+if TOTAL_BATCH_SIZE % (B * T) != 0:
+    fail(f"TOTAL_BATCH_SIZE={TOTAL_BATCH_SIZE} is not a multiple of DEVICE_BATCH_SIZE*MAX_SEQ_LEN={B * T}; change one of them.")
+grad_accum = TOTAL_BATCH_SIZE // (B * T)
+optimizer = MuonAdamW(model, device, use_compile)
+run_model = torch.compile(model, dynamic=False) if use_compile else model
+
+print(f"Device: {device_name} | dtype: {str(dtype).replace('torch.', '')} | attention: {backend} | compile: {use_compile}")
+print(f"Protocol: profile {PROFILE}, context {MAX_SEQ_LEN}, eval tokens {prepare.EVAL_TOKENS:,}, time budget {TIME_BUDGET}s")
+print(f"Model: {asdict(config)} | params {num_params / 1e6:.2f}M | FLOPs/token {flops_per_token:.3e}")
+print(f"Batch: {TOTAL_BATCH_SIZE:,} tokens/step = {grad_accum} x {B} rows x {T} | MFU peak: "
+      + (f"{peak / 1e12:.1f} TFLOP/s" if peak else "unknown for this device"))
+
+
+def train_step(loader, lr_mult, momentum, wd):
+    loss_sum = torch.zeros((), device=device)
+    for _ in range(grad_accum):
+        x, y, epoch = next(loader)
+        with autocast:
+            loss = run_model(x, y, reduction="none").mean()
+        (loss / grad_accum).backward()
+        loss_sum += loss.detach()
+    optimizer.step(lr_mult, momentum, wd)
+    model.zero_grad(set_to_none=True)
+    return loss_sum / grad_accum, epoch
+
+
+def sync():
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+# Warm-up: compile and allocate on real batches, then restore the initial weights and
+# optimizer state and restart the data, so that untimed steps are not free training.
+t_warm = time.time()
+initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+try:
+    warm_loader = make_dataloader(tokenizer, B, T, "train", device=device)
+    for _ in range(2 if use_compile else 1):
+        train_step(warm_loader, 1.0, 0.85, WEIGHT_DECAY)
+    sync()
+    warm_loader.stop = True
+except torch.OutOfMemoryError:
+    fail(f"out of memory at DEVICE_BATCH_SIZE={B} (context {T}, depth {DEPTH}); set DEVICE_BATCH_SIZE to {max(1, B // 2)} or make the model smaller.")
+with torch.no_grad():
+    for k, v in model.state_dict().items():
+        v.copy_(initial[k])
+optimizer.reset_state()
+del initial
+if device.type == "cuda":
+    torch.cuda.reset_peak_memory_stats()
+print(f"Warm-up (compile, allocation; weights restored afterwards): {time.time() - t_warm:.1f}s")
+
+# ---------------------------------------------------------------------------
+# Training loop: fixed wall-clock budget of timed steps
+# ---------------------------------------------------------------------------
+
+loader = make_dataloader(tokenizer, B, T, "train", device=device)
+gc.collect()
+gc.freeze()
+gc.disable()
+step, training_time, smooth_loss = 0, 0.0, 0.0
+step_times = []
+tokens_per_step = TOTAL_BATCH_SIZE
+while True:
+    progress = min(training_time / TIME_BUDGET, 1.0)
+    t0 = time.perf_counter()
+    try:
+        loss, epoch = train_step(loader, lr_multiplier(progress), muon_momentum(step), WEIGHT_DECAY * (1 - progress))
+        sync()
+    except torch.OutOfMemoryError:
+        fail(f"out of memory at DEVICE_BATCH_SIZE={B} during training; set DEVICE_BATCH_SIZE to {max(1, B // 2)}.")
+    dt = time.perf_counter() - t0
+    loss_f = loss.item()
+    if not math.isfinite(loss_f) or loss_f > 100:
+        fail(f"training diverged at step {step} (loss {loss_f}); lower the learning rates or undo the last change.")
+    training_time += dt
+    step_times.append(dt)
+    smooth_loss = 0.9 * smooth_loss + 0.1 * loss_f
+    debiased = smooth_loss / (1 - 0.9 ** (step + 1))
+    mfu = 100 * flops_per_token * tokens_per_step / dt / peak if peak else 0.0
+    remaining = max(0.0, TIME_BUDGET - training_time)
+    print(f"step {step:05d} ({100 * progress:.1f}%) | loss: {debiased:.6f} | dt: {dt * 1000:.1f}ms | "
+          f"tok/sec: {int(tokens_per_step / dt):,} | mfu: {mfu:.1f}% | epoch: {epoch} | remaining: {remaining:.0f}s", flush=True)
+    step += 1
+    if training_time >= TIME_BUDGET:
+        break
+loader.stop = True
+gc.enable()
+
+# ---------------------------------------------------------------------------
+# Evaluation and summary
+# ---------------------------------------------------------------------------
+
+t_eval = time.time()
+if use_compile:
+    # Evaluate through the training graph (grad mode on, output detached): no second compile.
+    class _EvalView(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, x, y, reduction="none"):
+            with torch.enable_grad():
+                return run_model(x, y, reduction="none").detach()
+    eval_model, eval_batch = _EvalView(), B
+else:
+    eval_model, eval_batch = model.eval(), B
+with autocast:
+    val_bpb = evaluate_bpb(eval_model, tokenizer, eval_batch)
+if not math.isfinite(val_bpb):
+    fail(f"val_bpb is {val_bpb}; the model diverged.")
+t_end = time.time()
+
+steady = sorted(step_times[5:] if len(step_times) > 10 else step_times)
+median = steady[len(steady) // 2]
+p90 = steady[min(len(steady) - 1, int(0.9 * len(steady)))]
+steady_mfu = 100 * flops_per_token * tokens_per_step / median / peak if peak else 0.0
+peak_vram_mb = torch.cuda.max_memory_allocated() / 1024 / 1024 if device.type == "cuda" else 0.0
+total_tokens = step * tokens_per_step
+total_seconds = t_end - t_start
+
+print(f"Eval: {time.time() - t_eval:.1f}s on {prepare.EVAL_TOKENS:,} tokens")
+print("---")
+print(f"val_bpb:          {val_bpb:.6f}")
+print(f"training_seconds: {training_time:.1f}")
+print(f"total_seconds:    {total_seconds:.1f}")
+print(f"peak_vram_mb:     {peak_vram_mb:.1f}")
+print(f"mfu_percent:      {steady_mfu:.2f}")
+print(f"total_tokens_M:   {total_tokens / 1e6:.1f}")
+print(f"num_steps:        {step}")
+print(f"num_params_M:     {num_params / 1e6:.1f}")
+print(f"depth:            {DEPTH}")
+print(f"step_ms_median:   {median * 1000:.1f}")
+print(f"step_p90_over_median: {p90 / median:.3f}")
+print(f"overhead_seconds: {total_seconds - training_time:.1f}")
+print(f"attention:        {backend}")
+print(f"METRIC val_bpb={val_bpb:.6f}")
+print(f"METRIC training_seconds={training_time:.1f}")
+print(f"METRIC total_seconds={total_seconds:.1f}")
+print(f"METRIC peak_vram_mb={peak_vram_mb:.1f}")
+if peak:
+    print(f"METRIC mfu_percent={steady_mfu:.2f}")
+print(f"METRIC num_steps={step}")
+print(f"METRIC step_ms_median={median * 1000:.1f}")
