@@ -204,7 +204,7 @@ def cmd_log(args) -> int:
             commit=commit,
             metric=metric,
             status=status,
-            description=description.strip(),
+            description=description,
             timestamp=int(time.time()),
             segment=seg_index,
             metrics=metrics_value,
@@ -277,7 +277,12 @@ def cmd_revert(args) -> int:
     try:
         for path in tracked_dirty:
             gitops.git(repo, "checkout", "--", path)
-        result = gitops.git(repo, "revert", "--no-edit", "HEAD", check=False)
+        if gitops.git(repo, "diff-tree", "--quiet", "HEAD^", "HEAD", check=False).returncode == 0:
+            # git revert refuses an empty commit; record the same revert by hand so resume still sees it
+            message = f'Revert "{subject}"\n\nThis reverts commit {full}.\n'
+            result = gitops.git(repo, "commit", "-q", "--allow-empty", "-m", message, check=False)
+        else:
+            result = gitops.git(repo, "revert", "--no-edit", "HEAD", check=False)
         if result.returncode != 0:
             gitops.git(repo, "revert", "--abort", check=False)
             detail = (result.stderr or result.stdout).strip().splitlines()
@@ -487,9 +492,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_values(argv: List[str], parser: argparse.ArgumentParser) -> List[str]:
+    """Turn `--opt VALUE` into `--opt=VALUE` so a value may start with '-' (-O2, -1e16, -inf)."""
+    takes_value = set()
+    for action in parser._subparsers._group_actions[0].choices.values() if parser._subparsers else []:
+        for option in action._actions:
+            if option.option_strings and option.nargs is None and not isinstance(
+                    option, (argparse._StoreTrueAction, argparse._HelpAction)):
+                takes_value.update(s for s in option.option_strings if s.startswith("--"))
+    out, i = [], 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            out.extend(argv[i:])
+            break
+        if token in takes_value and i + 1 < len(argv):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_attach_values(argv, parser))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

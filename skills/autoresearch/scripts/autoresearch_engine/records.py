@@ -65,9 +65,14 @@ def dumps(record: dict) -> str:
     newlines inside strings are escaped by json, so a record is always exactly one line.
     """
     try:
-        return json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError as exc:
-        raise EngineError(f"the record holds a value JSON cannot carry ({exc}).") from exc
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EngineError("the record holds text that is not valid Unicode (a lone surrogate); "
+                          "remove the undecodable characters.") from None
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"the record holds a value JSON cannot carry ({exc}).") from None
+    return line
 
 
 def _reject_constant(name):

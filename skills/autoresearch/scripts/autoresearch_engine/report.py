@@ -1,0 +1,314 @@
+"""`autoresearch report`: the session's runs as plain data, as progress.png, and as the HTML dashboard.
+
+matplotlib is optional and imported only when the PNG is drawn; the dashboard needs nothing beyond
+the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from typing import Optional
+
+from . import jsonlog, records, stats
+from . import session as session_module
+from .errors import EngineError
+from .workspace import open_workspace
+
+PNG_NAME = "progress.png"
+HTML_NAME = "autoresearch.html"
+STATUS_COLOURS = {"keep": "#1a9850", "discard": "#9e9e9e", "crash": "#d73027", "checks_failed": "#f28e2b"}
+OTHER_COLOUR = "#5e6ad2"
+MATPLOTLIB_HINT = "pip install matplotlib"
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def build(loaded: session_module.Session, source: str, now: Optional[float] = None) -> dict:
+    """Everything the PNG and the dashboard show, as JSON-ready values."""
+    now = time.time() if now is None else now
+    segments = [_segment(seg) for seg in loaded.segments if seg.experiments or seg.config is not None]
+    current = loaded.current
+    return {
+        "name": (current.config or {}).get("name") or "autoresearch session",
+        "state": loaded.state,
+        "source": source,
+        "generated": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated_epoch": int(now),
+        "current_segment": current.index,
+        "total_runs": sum(len(seg["runs"]) for seg in segments),
+        "segments": segments,
+        "warnings": list(loaded.warnings),
+    }
+
+
+def _segment(seg: session_module.Segment) -> dict:
+    best = seg.best
+    running = None
+    runs = []
+    for position, entry in enumerate(seg.experiments):
+        metric = entry.get("metric") if records.is_finite_number(entry.get("metric")) else None
+        status = str(entry.get("status"))
+        if status == "keep" and metric is not None:
+            running = metric if running is None or stats.is_better(metric, running, seg.direction) else running
+        delta = None if metric is None or best is None else metric - best
+        run = entry.get("run")
+        asi = entry.get("asi")
+        runs.append({
+            "run": run if isinstance(run, int) and not isinstance(run, bool) else None,
+            "commit": str(entry.get("commit") or ""),
+            "status": status,
+            "metric": metric,
+            "description": str(entry.get("description") or ""),
+            "timestamp": entry.get("timestamp") if records.is_finite_number(entry.get("timestamp")) else None,
+            "confidence": entry.get("confidence") if records.is_finite_number(entry.get("confidence")) else None,
+            "asi": asi if isinstance(asi, dict) and asi else None,
+            "delta": delta,
+            "delta_pct": None if delta is None or not best else delta / abs(best) * 100.0,
+            "running_best": running,
+            "is_best": metric is not None and status == "keep" and metric == best,
+            "position": position,
+        })
+    return {
+        "index": seg.index,
+        "name": (seg.config or {}).get("name") or f"segment {seg.index}",
+        "metric_name": seg.metric_name or "metric",
+        "unit": seg.metric_unit,
+        "direction": seg.direction,
+        "baseline": seg.baseline,
+        "best": best,
+        "improvement_pct": stats.improvement_pct(seg.baseline, best, seg.direction),
+        "confidence": seg.confidence(),
+        "counts": {status: seg.count(status) for status in records.STATUSES},
+        "runs": runs,
+    }
+
+
+def short(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def number(value, digits: int = 6) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+def write_file(path: str, data: bytes) -> None:
+    """Replace `path` in one step: readers see the old file or the new one, never half of one."""
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_png(data: dict, path: str) -> bool:
+    """Draw the progress chart; False (and nothing written) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure = _draw(plt, data)
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        figure.savefig(temp, format="png", dpi=120)
+        os.replace(temp, path)
+    except BaseException:
+        _remove(temp)
+        raise
+    finally:
+        plt.close(figure)
+    return True
+
+
+def _draw(plt, data: dict):
+    figure, axes = plt.subplots(figsize=(14, 7))
+    segments = [seg for seg in data["segments"] if seg["runs"]]
+    metrics = [run["metric"] for seg in segments for run in seg["runs"] if run["metric"] is not None]
+    low, high = (min(metrics), max(metrics)) if metrics else (0.0, 1.0)
+    span = (high - low) or abs(high) or 1.0
+    floor = low - 0.08 * span  # where crashes (runs without a metric) are drawn
+    seen = set()
+
+    def label_once(name):
+        if name in seen:
+            return None
+        seen.add(name)
+        return name
+
+    for number_in_plot, seg in enumerate(segments):
+        xs = [_x(run) for run in seg["runs"]]
+        if number_in_plot:
+            edge = xs[0] - 0.5
+            axes.axvline(edge, color="#555555", linestyle=":", linewidth=1)
+            axes.text(edge, 1.0, f" segment {seg['index']}", transform=axes.get_xaxis_transform(),
+                      va="top", ha="left", fontsize=8, color="#555555")
+        if seg["baseline"] is not None:
+            axes.hlines(seg["baseline"], xs[0] - 0.4, xs[-1] + 0.4, colors="#4575b4", linestyles="--",
+                        linewidth=1, label=label_once("baseline"))
+        steps = [(x, run["running_best"]) for x, run in zip(xs, seg["runs"]) if run["running_best"] is not None]
+        if steps:
+            axes.step([p[0] for p in steps] + [xs[-1]], [p[1] for p in steps] + [steps[-1][1]], where="post",
+                      color="#1a9850", linewidth=1.6, alpha=0.8, label=label_once("running best"))
+        for status in ("discard", "checks_failed", "keep"):
+            chosen = [(x, run["metric"]) for x, run in zip(xs, seg["runs"])
+                      if run["status"] == status and run["metric"] is not None]
+            if chosen:
+                axes.scatter([p[0] for p in chosen], [p[1] for p in chosen], s=46 if status == "keep" else 22,
+                             color=STATUS_COLOURS[status], zorder=3, edgecolors="white", linewidths=0.5,
+                             label=label_once(status))
+        others = [x for x, run in zip(xs, seg["runs"]) if run["metric"] is None or run["status"] not in STATUS_COLOURS]
+        if others:
+            axes.scatter(others, [floor] * len(others), marker="x", s=30, color=STATUS_COLOURS["crash"], zorder=3,
+                         label=label_once("crash / no metric"))
+        for flip, (x, run) in enumerate((x, run) for x, run in zip(xs, seg["runs"])
+                                        if run["status"] == "keep" and run["metric"] is not None):
+            axes.annotate(short(run["description"], 34), (x, run["metric"]), xytext=(4, 9 if flip % 2 else -12),
+                          textcoords="offset points", fontsize=7, rotation=18, color="#1f4d2c")
+    last = segments[-1] if segments else data["segments"][-1]
+    unit = f" ({last['unit']})" if last["unit"] else ""
+    axes.set_ylabel(f"{last['metric_name']}{unit} — {last['direction']} is better")
+    axes.set_xlabel("run")
+    runs = data["total_runs"]
+    kept = sum(seg["counts"]["keep"] for seg in data["segments"])
+    title = f"{data['name']}: {runs} runs, {kept} kept"
+    if last["best"] is not None:
+        title += f"; best {number(last['best'])}{' ' + last['unit'] if last['unit'] else ''}"
+    if last["improvement_pct"] is not None:
+        title += f" ({last['improvement_pct']:+.2f}% vs baseline)"
+    axes.set_title(title)
+    axes.grid(True, color="#e6e6e6", linewidth=0.6)
+    axes.set_axisbelow(True)
+    if seen:
+        axes.legend(loc="best", fontsize=8, framealpha=0.9)
+    figure.tight_layout()
+    return figure
+
+
+def _x(run: dict):
+    return run["run"] if run["run"] is not None else run["position"] + 1
+
+
+def write_reports(ws, out_dir: str, want_png: bool, refresh: int, watching: bool) -> dict:
+    """Write the dashboard (and the PNG); returns what was written."""
+    from . import report_html
+
+    loaded = session_module.load(jsonlog.read_log(ws.log_path))
+    if not loaded.exists:
+        raise EngineError(f"{ws.log_path} holds no session yet, so there is nothing to report; "
+                          "start one with 'autoresearch init'.")
+    data = build(loaded, ws.log_path)
+    html_path = os.path.join(out_dir, HTML_NAME)
+    write_file(html_path, report_html.render(data, refresh=refresh, watching=watching).encode("utf-8"))
+    png_path = os.path.join(out_dir, PNG_NAME)
+    png = write_png(data, png_path) if want_png else None
+    return {"html": html_path, "png": png_path if png else None, "png_missing": png is False,
+            "runs": data["total_runs"], "warnings": data["warnings"]}
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    ws = open_workspace(args.dir, args.file)
+    out_dir = os.path.abspath(args.out or os.getcwd())
+    if not os.path.isdir(out_dir):
+        raise EngineError(f"the output folder {out_dir} does not exist; create it or pass another with --out.")
+    if args.refresh < 1:
+        raise EngineError("--refresh must be at least 1 second.")
+    if args.interval <= 0:
+        raise EngineError("--interval must be more than 0 seconds.")
+    if not args.watch:
+        _say(write_reports(ws, out_dir, not args.no_png, args.refresh, False), hint=True)
+        return 0
+    print(f"autoresearch: watching {ws.log_path}; the reports in {out_dir} are rewritten when it changes "
+          "(Ctrl-C stops).", flush=True)
+    seen, hinted = None, False
+    try:
+        while True:
+            signature = _signature(ws.log_path)
+            if signature != seen and signature is not None:
+                try:
+                    written = write_reports(ws, out_dir, not args.no_png, args.refresh, True)
+                except EngineError as exc:
+                    print(f"autoresearch: waiting: {exc}", file=sys.stderr, flush=True)
+                else:
+                    _say(written, hint=not hinted)
+                    hinted = True
+                seen = signature
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        print("autoresearch: stopped watching.", flush=True)
+        return 0
+
+
+def _signature(path: str):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def _say(written: dict, hint: bool) -> None:
+    for warning in written["warnings"] if hint else []:
+        print(f"autoresearch: warning: {warning}", file=sys.stderr)
+    parts = [f"{os.path.relpath(written['html'])} ({written['runs']} runs)"]
+    if written["png"]:
+        parts.append(os.path.relpath(written["png"]))
+    print(f"autoresearch: wrote {' and '.join(parts)}.", flush=True)
+    if written["png_missing"] and hint:
+        print(f"autoresearch: {PNG_NAME} not written: matplotlib is not installed; get it with "
+              f"'{MATPLOTLIB_HINT}' (the HTML dashboard needs nothing more).", file=sys.stderr, flush=True)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report", help="write progress.png and the offline HTML dashboard autoresearch.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            f"Write {HTML_NAME} (one self-contained file: chart, table of runs, segment selector; it loads\n"
+            f"nothing from the network) and {PNG_NAME} (every run coloured by status, kept runs labelled,\n"
+            "the running best, the baseline and segment boundaries; needs matplotlib, else it is skipped\n"
+            f"with a hint: {MATPLOTLIB_HINT}).\n\n"
+            "Live view: a page opened from disk cannot poll the log itself. Run 'autoresearch report --watch'\n"
+            "in the background, which rewrites both files whenever the log changes, and tick 'auto-refresh'\n"
+            "in the page, which then reloads itself every --refresh seconds (the choice is kept in the\n"
+            "page address, after #)."),
+    )
+    p.add_argument("-C", "--dir", metavar="DIR", help="project folder (default: the current folder)")
+    p.add_argument("--file", metavar="PATH", help="the experiment log (default: autoresearch.jsonl in the session folder)")
+    p.add_argument("-o", "--out", metavar="DIR", help="folder to write the reports into (default: the current folder)")
+    p.add_argument("--no-png", action="store_true", help=f"write only {HTML_NAME}")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running and rewrite the reports whenever the log changes, until Ctrl-C; "
+                        "the page starts with auto-refresh ticked")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S",
+                   help="with --watch: how often to look at the log, in seconds (default 2)")
+    p.add_argument("--refresh", type=int, default=10, metavar="S",
+                   help="how often the page reloads itself when auto-refresh is ticked, in seconds (default 10)")
+    p.set_defaults(func=cmd_report)
+
