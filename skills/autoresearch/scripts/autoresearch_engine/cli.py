@@ -489,6 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print name=value for each METRIC line on stdin, or only the value of NAME.")
     p.add_argument("name", nargs="?", help="print only this metric's value (exit 1 if absent)")
     p.set_defaults(func=cmd_metrics)
+
+    from . import report
+
+    report.register(sub)
     return parser
 
 

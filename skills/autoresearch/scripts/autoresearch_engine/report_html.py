@@ -118,8 +118,11 @@ def chart(segments: List[dict], view: str) -> str:
             points.append(f'<circle class="pt {status_class}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
                           f'<title>{esc(tip)}</title></circle>')
             if run["status"] == "keep":
-                labels.append(f'<text class="klabel" x="{x + 5:.1f}" y="{y - 7:.1f}" '
-                              f'transform="rotate(-28 {x + 5:.1f} {y - 7:.1f})">{esc(short(run["description"], 30))}</text>')
+                # labels lean up and to the right; near the right edge they lean left so they stay inside
+                right = x > LEFT + inner_w * 0.82
+                lx, anchor, angle = (x - 5, "end", 28) if right else (x + 5, "start", -28)
+                labels.append(f'<text class="klabel" x="{lx:.1f}" y="{y - 7:.1f}" text-anchor="{anchor}" '
+                              f'transform="rotate({angle} {lx:.1f} {y - 7:.1f})">{esc(short(run["description"], 30))}</text>')
         i = end + 1
     out.extend(points)
     out.extend(labels)
@@ -197,18 +200,20 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}h2 small{color
 .boundary{stroke:#7a8194;stroke-dasharray:3 4}.seglabel{font-size:11px;fill:#434a5a}
 .baseline{stroke:#4575b4;stroke-dasharray:6 4;stroke-width:1.4}
 .best{fill:none;stroke:#1a9850;stroke-width:2;opacity:.75}
-.pt{stroke:#fff;stroke-width:1}.pt.crash{stroke:%(crash)s;stroke-width:2}
-.pt.keep{fill:%(keep)s}.pt.discard{fill:%(discard)s}.pt.checks_failed{fill:%(checks_failed)s}.pt.other{fill:%(other)s}
+.pt{stroke:#fff;stroke-width:1}.pt.crash{stroke:@crash@;stroke-width:2}
+.pt.keep{fill:@keep@}.pt.discard{fill:@discard@}.pt.checks_failed{fill:@checks_failed@}.pt.other{fill:@other@}
 .klabel{font-size:10px;fill:#1f4d2c}
-table{border-collapse:collapse;width:100%%;background:#fff;font-size:13px;border:1px solid #e1e4ea}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:13px;border:1px solid #e1e4ea}
 th,td{padding:5px 8px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
 th{background:#eef0f4;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.desc{max-width:420px;overflow-wrap:anywhere}pre{margin:4px 0;white-space:pre-wrap;max-width:360px;font-size:12px}
 .badge{border-radius:10px;padding:1px 8px;color:#fff;font-size:12px}
-.badge.keep{background:%(keep)s}.badge.discard{background:%(discard)s}.badge.crash{background:%(crash)s}
-.badge.checks_failed{background:%(checks_failed)s}.badge.other{background:%(other)s}
+.badge.keep{background:@keep@}.badge.discard{background:@discard@}.badge.crash{background:@crash@}
+.badge.checks_failed{background:@checks_failed@}.badge.other{background:@other@}
 .bestmark{color:#1a9850;font-weight:600}.warn{color:#a14a00}[hidden]{display:none!important}
-""" % dict(STATUS_COLOURS, other=OTHER_COLOUR)
+"""
+for _name, _colour in dict(STATUS_COLOURS, other=OTHER_COLOUR).items():
+    CSS = CSS.replace(f"@{_name}@", _colour)
 
 JS = """
 (function () {
