@@ -114,8 +114,7 @@ def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
     if payload.get("stop_hook_active") is True and state.get("logged") == logged:
         blocks = state.get("blocks", 0) if isinstance(state.get("blocks"), int) else 0
     if blocks >= BLOCK_CAP:
-        _write_state(active.state_path, {"blocks": 0, "logged": logged})
-        return None
+        return None  # the count stays at the cap until a new experiment is logged or a new turn starts
     _write_state(active.state_path, {"blocks": blocks + 1, "logged": logged})
     brief = summary.resume_text(active.ws, active.loaded)
     left = "" if data["iterations_left"] is None else f" ({data['iterations_left']} runs left)"
