@@ -55,8 +55,9 @@ class Segment:
         return sum(1 for e in self.experiments if e.get("status") == status)
 
     def metric_values(self) -> List[float]:
-        """Metrics of the runs that measured something (crashes excluded)."""
-        return [e["metric"] for e in self.experiments if e.get("status") != "crash" and _finite(e.get("metric"))]
+        """Metrics of the runs whose measurement counts: crashes and failed checks are left out."""
+        return [e["metric"] for e in self.experiments
+                if e.get("status") in ("keep", "discard") and _finite(e.get("metric"))]
 
     def confidence(self) -> Optional[float]:
         return stats.mad_confidence(self.metric_values(), self.baseline, self.best)
