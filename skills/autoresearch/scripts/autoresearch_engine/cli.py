@@ -490,9 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="print only this metric's value (exit 1 if absent)")
     p.set_defaults(func=cmd_metrics)
 
-    from . import report
+    from . import finalize, report
 
     report.register(sub)
+    finalize.register(sub)
     return parser
 
 

@@ -168,8 +168,8 @@ def _draw(plt, data: dict):
             axes.text(edge, 1.0, f" segment {seg['index']}", transform=axes.get_xaxis_transform(),
                       va="top", ha="left", fontsize=8, color="#555555")
         if seg["baseline"] is not None:
-            axes.hlines(seg["baseline"], xs[0] - 0.4, xs[-1] + 0.4, colors="#4575b4", linestyles="--",
-                        linewidth=1, label=label_once("baseline"))
+            axes.hlines(seg["baseline"], xs[0] - 0.4, xs[-1] + 0.4, colors="#4575b4", linestyles=(0, (6, 3)),
+                        linewidth=1.6, label=label_once("baseline"))
         steps = [(x, run["running_best"]) for x, run in zip(xs, seg["runs"]) if run["running_best"] is not None]
         if steps:
             axes.step([p[0] for p in steps] + [xs[-1]], [p[1] for p in steps] + [steps[-1][1]], where="post",

@@ -63,7 +63,7 @@ def chart(segments: List[dict], view: str) -> str:
         return TOP + inner_h * (1 - (value - low) / (high - low))
 
     out = [f'<div class="chartbox" data-view="{esc(view)}"><svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'xmlns="http://www.w3.org/2000/svg" aria-label="metric of every run">',
+           f'aria-label="metric of every run">',
            f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{inner_w}" height="{inner_h}"/>']
     for tick in _ticks(low, high):
         y = py(tick)
