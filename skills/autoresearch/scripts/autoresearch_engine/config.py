@@ -36,6 +36,9 @@ checks_timeout: 300
 - max_iterations: runs allowed per segment; 0 means unlimited.
 - working_dir: where autoresearch.jsonl, autoresearch.sh and run.log live (default: this project).
 - benchmark_timeout / checks_timeout: seconds before a run of autoresearch.sh / autoresearch.checks.sh is killed.
+- keep_rule: noise (keep only what beats the best by more than measured noise) or strict (any improvement).
+- repeat: benchmark samples per run; baseline_repeat: samples for a segment's baseline (the noise model);
+  confirm_runs: extra samples allowed for a marginal winner; false_keep_rate: the noise rule's error rate.
 """
 
 
@@ -46,7 +49,11 @@ class Config:
     working_dir: Optional[str] = None
     benchmark_timeout: float = 600.0
     checks_timeout: float = 300.0
+    keep_rule: str = "noise"
     repeat: int = 1
+    baseline_repeat: int = 5
+    confirm_runs: int = 4
+    false_keep_rate: float = 0.05
     path: Optional[str] = None  # where it was read from; None when defaults
 
 
@@ -133,8 +140,20 @@ def load(project_dir: str) -> Config:
     for key in ("benchmark_timeout", "checks_timeout"):
         if values.get(key) is not None:
             setattr(config, key, float(_number(values, key, path, minimum=1, integer=False)))
-    if values.get("repeat") is not None:
-        config.repeat = _number(values, "repeat", path, minimum=1, integer=True)
+    for key in ("repeat", "baseline_repeat"):
+        if values.get(key) is not None:
+            setattr(config, key, _number(values, key, path, minimum=1, integer=True))
+    if values.get("confirm_runs") is not None:
+        config.confirm_runs = _number(values, "confirm_runs", path, minimum=0, integer=True)
+    if values.get("false_keep_rate") is not None:
+        rate = values["false_keep_rate"]
+        if not isinstance(rate, float) or not 0 < rate < 0.5:
+            raise EngineError(f"{path}: false_keep_rate must be a number between 0 and 0.5, such as 0.05, not {rate!r}.")
+        config.false_keep_rate = rate
+    if values.get("keep_rule") is not None:
+        if values["keep_rule"] not in ("noise", "strict"):
+            raise EngineError(f"{path}: keep_rule must be noise or strict, not {values['keep_rule']!r}.")
+        config.keep_rule = values["keep_rule"]
     return config
 
 

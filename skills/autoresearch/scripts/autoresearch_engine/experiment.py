@@ -6,9 +6,10 @@ import math
 import os
 import shlex
 import time
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from . import gitops, metrics, runner, stats
+from . import decide, gitops, metrics, records, runner, stats
 from .errors import EngineError
 from .session import Segment
 from .workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace
@@ -25,10 +26,14 @@ def benchmark_command(ws: Workspace, command: Sequence[str]) -> List[str]:
     return ["bash", BENCHMARK_SCRIPT]
 
 
-def measure(ws: Workspace, command: List[str], timeout: float) -> dict:
-    """Run the benchmark once; the sample's metrics, exit code and timing."""
-    outcome = runner.run(command, cwd=ws.session_dir, log_path=ws.run_log, timeout=timeout)
+def measure(ws: Workspace, command: List[str], timeout: float, sample: int = 1, of: int = 1) -> dict:
+    """Run the benchmark once; the sample's metrics, exit code and timing. Later samples append to run.log."""
+    header = f"===== autoresearch: sample {sample} of {of}: {shlex.join(command)} =====\n" if of > 1 else None
+    offset = os.path.getsize(ws.run_log) if sample > 1 and os.path.exists(ws.run_log) else 0
+    outcome = runner.run(command, cwd=ws.session_dir, log_path=ws.run_log, timeout=timeout,
+                         append=sample > 1, header=header)
     with open(ws.run_log, "rb") as handle:
+        handle.seek(offset)
         output = handle.read().decode("utf-8", errors="replace")
     parsed = metrics.parse(output)
     return {
@@ -77,46 +82,115 @@ def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
     return {"result": verdict, "reason": reason, "duration_s": round(outcome.duration_s, 3)}
 
 
-def propose(metric: float, segment: Segment) -> tuple:
-    """keep when strictly better than the segment's best kept result; the first result is the baseline."""
-    best = segment.best
-    direction = segment.direction
-    if best is None:
-        return "keep", f"baseline of segment {segment.index}"
-    if stats.is_better(metric, best, direction):
-        return "keep", f"better than the best so far ({best:g})"
-    if metric == best:
-        return "discard", f"equal to the best so far ({best:g})"
-    return "discard", f"worse than the best so far ({best:g})"
+@dataclass
+class Plan:
+    """How many samples to take and how to decide, from the settings and the command line."""
+
+    rule: str = "noise"  # noise | strict
+    repeat: int = 1
+    baseline_repeat: int = 5
+    confirm_runs: int = 4
+    false_keep_rate: float = 0.05
+
+    def first_samples(self, has_reference: bool) -> int:
+        if self.rule == "strict" or has_reference:
+            return self.repeat
+        return max(self.repeat, self.baseline_repeat)
+
+    @property
+    def looks(self) -> int:
+        return 1 + -(-self.confirm_runs // self.repeat)  # the first measurement and each confirmation batch
 
 
-def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout: float, checks_timeout: float) -> dict:
+def reference_samples(record: Optional[dict]) -> Optional[List[float]]:
+    if record is None:
+        return None
+    samples = record.get("samples")
+    if isinstance(samples, list) and samples and all(records.is_finite_number(v) for v in samples):
+        return list(samples)
+    return [record["metric"]]
+
+
+def segment_sample_groups(segment: Segment) -> List[List[float]]:
+    return [e["samples"] for e in segment.experiments
+            if e.get("status") in ("keep", "discard") and isinstance(e.get("samples"), list)]
+
+
+def judge(samples: List[float], segment: Segment, plan: Plan, looks_used: int) -> decide.Decision:
+    reference = reference_samples(segment.best_record)
+    if plan.rule == "strict":
+        centre = sum(samples) / len(samples)
+        if reference is None:
+            return decide.Decision("keep", f"baseline of segment {segment.index}", None, None, None, 0, centre, None)
+        best = sum(reference) / len(reference)
+        better = stats.is_better(centre, best, segment.direction)
+        word = "better than" if better else ("equal to" if centre == best else "worse than")
+        return decide.Decision("keep" if better else "discard", f"{word} the best so far ({best:g})",
+                               None, None, None, 0, centre, best)
+    noise = decide.noise_model(segment_sample_groups(segment) + [samples])
+    decision = decide.decide(samples, reference, noise, segment.direction, plan.false_keep_rate,
+                             plan.looks - looks_used, plan.looks)
+    if reference is None:
+        decision.reason = f"baseline of segment {segment.index}"
+    return decision
+
+
+def _mean_metrics(per_sample: List[dict], primary: str) -> dict:
+    names = set.intersection(*(set(m) for m in per_sample)) - {primary} if per_sample else set()
+    return {name: round(sum(m[name] for m in per_sample) / len(per_sample), 6) for name in sorted(names)}
+
+
+def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout: float, checks_timeout: float,
+                   plan: Plan) -> dict:
     metric_name = segment.metric_name
     started = time.time()
-    sample = measure(ws, command, timeout)
-    parsed = sample["parsed"]
-    reason = crash_reason(sample, metric_name, timeout)
-    metric = None if reason else parsed.values[metric_name]
-    secondary = {k: v for k, v in parsed.finite().items() if k != metric_name}
+    has_reference = segment.best_record is not None
+    batch = plan.first_samples(has_reference)
+    total = batch
+    samples: List[float] = []
+    secondary: List[dict] = []
+    reason = None
+    decision = None
+    looks = 0
+    last = None
+    while True:
+        for _ in range(batch):
+            last = measure(ws, command, timeout, sample=len(samples) + 1, of=total)
+            reason = crash_reason(last, metric_name, timeout)
+            if reason:
+                break
+            samples.append(last["parsed"].values[metric_name])
+            secondary.append(last["parsed"].finite())
+        if reason:
+            break
+        looks += 1
+        decision = judge(samples, segment, plan, looks)
+        if decision.verdict != "confirm":
+            break
+        batch = min(plan.repeat, plan.confirm_runs - (len(samples) - plan.first_samples(has_reference)))
+        total = len(samples) + batch
     checks = None
     if reason:
-        status = "crash"
+        status, metric = "crash", None
     else:
+        metric = decision.candidate
         checks = run_checks(ws, checks_timeout)
         if checks and checks["result"] != "passed":
             status, reason = "checks_failed", checks["reason"]
         else:
-            status, reason = propose(metric, segment)
+            status, reason = decision.verdict, decision.reason
     head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
-    return {
+    result = {
         "metric_name": metric_name,
         "metric": metric,
-        "metrics": secondary,
+        "metrics": _mean_metrics(secondary, metric_name),
         "status": status,
         "reason": reason,
-        "exit_code": sample["exit_code"],
-        "timed_out": sample["timed_out"],
-        "duration_s": sample["duration_s"],
+        "exit_code": last["exit_code"],
+        "timed_out": last["timed_out"],
+        "duration_s": last["duration_s"],
+        "samples": samples,
+        "decision": decision.as_record(plan.rule, looks, plan.false_keep_rate) if decision else None,
         "checks": checks,
         "commit": head,
         "segment": segment.index,
@@ -127,3 +201,11 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
         "command": shlex.join(command),
         "timestamp": int(started),
     }
+    if head and status == "keep":
+        from . import seedcheck
+
+        flag = seedcheck.only_changes_seeds(ws.session_dir)
+        if flag:
+            result["flags"] = ["seed_only"]
+            result["reason"] += f"; WARNING: the commit only changes {flag}, so the gain is likely noise"
+    return result

@@ -197,6 +197,14 @@ def validate_experiment(record: dict) -> dict:
         validate_metrics(record["metrics"])
     if "asi" in record and not isinstance(record["asi"], dict):
         raise EngineError("the ASI must be a JSON object.")
+    samples = record.get("samples")
+    if samples is not None and not (isinstance(samples, list) and all(is_finite_number(v) for v in samples)):
+        raise EngineError("the samples must be a list of finite numbers.")
+    if record.get("decision") is not None and not isinstance(record["decision"], dict):
+        raise EngineError("the decision must be a JSON object.")
+    flags = record.get("flags")
+    if flags is not None and not (isinstance(flags, list) and all(isinstance(f, str) for f in flags)):
+        raise EngineError("the flags must be a list of words.")
     dumps(record)  # refuses NaN hidden anywhere, e.g. inside the ASI
     return record
 

@@ -6,7 +6,7 @@ import json
 import os
 from typing import List, Optional
 
-from . import gitops
+from . import decide, experiment, gitops
 from .session import Session
 from .workspace import Workspace
 
@@ -20,6 +20,7 @@ def fmt(value, unit: str = "") -> str:
 
 def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
     segment = session.current
+    noise = decide.noise_model(experiment.segment_sample_groups(segment))
     max_iterations = ws.config.max_iterations
     runs = len(segment.experiments)
     best = segment.best_record
@@ -48,6 +49,9 @@ def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
         "iterations_left": max(0, max_iterations - runs) if max_iterations else None,
         "failure_streak": segment.failure_streak(),
         "crash_streak": segment.failure_streak(("crash",)),
+        "noise_sigma": noise.sigma,
+        "noise_dof": noise.dof,
+        "seed_only_keeps": [e.get("run") for e in segment.kept if "seed_only" in (e.get("flags") or [])],
         "last_runs": [_brief(e) for e in segment.experiments[-last:]] if last else [],
         "log": ws.log_path,
         "warnings": list(session.warnings),
@@ -87,7 +91,11 @@ def status_text(data: dict) -> str:
     lines.append(f"baseline: {fmt(data['baseline'], unit)}   best: {best}   improvement: {improvement}   "
                  f"confidence: {confidence}")
     left = "unlimited" if data["iterations_left"] is None else str(data["iterations_left"])
-    lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}")
+    noise = "unknown (no repeated samples)" if data["noise_sigma"] is None else \
+        f"sigma {data['noise_sigma']:.4g} ({data['noise_dof']} dof)"
+    lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}   noise: {noise}")
+    for run in data["seed_only_keeps"]:
+        lines.append(f"WARNING: run {run} was kept but only changes a random seed; its gain is probably noise.")
     if data["last_runs"]:
         lines.append("")
         lines.append(f"{'run':>5}  {'status':<13} {'metric':>12}  description")
@@ -188,6 +196,8 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
             f"pending: a run of commit {pending.get('commit')} measured {pending.get('metric_name')}="
             f"{fmt(pending.get('metric'))} ({pending.get('status')}) but is not logged; run 'autoresearch log'."
         )
+    for run in data["seed_only_keeps"]:
+        lines.append(f"warning: run {run} was kept but only changes a random seed; treat its gain as noise.")
     if data["failure_streak"] >= 3:
         lines.append(f"note: the last {data['failure_streak']} runs failed or were discarded; try a different angle.")
     for warning in data["warnings"]:

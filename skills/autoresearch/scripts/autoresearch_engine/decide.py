@@ -1,0 +1,155 @@
+"""Noise-aware keep decisions: keep a candidate only when it beats the best by more than noise explains.
+
+The noise model of a segment comes from repeated measurements of the same code — the samples of
+one run (the baseline's repeats, a candidate's confirmation re-runs) — never from the spread
+between different experiments, which would mix real effects into the noise.
+
+    sigma  = pooled standard deviation of the samples around their own run's mean
+    dof    = sum over runs of (n - 1)
+
+A candidate with samples C is compared with the best kept run's samples B (Welch-free, pooled t):
+
+    d = mean(B) - mean(C)      (sign flipped when higher is better; d > 0 means C is better)
+    t = d / (sigma * sqrt(1/|B| + 1/|C|))
+
+t is compared with the Student-t quantile at the configured false-keep rate divided by the
+number of looks allowed (the first measurement and each confirmation), so that re-running a
+marginal winner does not raise the false-keep rate. Heavy-tailed noise inflates sigma, which
+makes the rule more cautious, not less.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+
+@dataclass
+class Noise:
+    sigma: Optional[float]  # None: no repeated measurement yet
+    dof: int
+
+    @property
+    def known(self) -> bool:
+        return self.sigma is not None and self.dof >= 1
+
+
+def noise_model(sample_groups: Sequence[Sequence[float]]) -> Noise:
+    squares = 0.0
+    dof = 0
+    for group in sample_groups:
+        values = [v for v in group if isinstance(v, (int, float)) and math.isfinite(v)]
+        if len(values) < 2:
+            continue
+        centre = sum(values) / len(values)
+        squares += sum((v - centre) ** 2 for v in values)
+        dof += len(values) - 1
+    if dof == 0:
+        return Noise(sigma=None, dof=0)
+    return Noise(sigma=math.sqrt(squares / dof), dof=dof)
+
+
+def _t_pdf(x: float, dof: int) -> float:
+    v = float(dof)
+    log_norm = math.lgamma((v + 1) / 2) - math.lgamma(v / 2) - 0.5 * math.log(v * math.pi)
+    return math.exp(log_norm - (v + 1) / 2 * math.log1p(x * x / v))
+
+
+def _t_cdf(x: float, dof: int) -> float:
+    """P(T <= x) for x >= 0, by Simpson's rule on the density (the standard library has no t)."""
+    steps = 400
+    h = x / steps
+    total = _t_pdf(0, dof) + _t_pdf(x, dof)
+    for i in range(1, steps):
+        total += (4 if i % 2 else 2) * _t_pdf(i * h, dof)
+    return 0.5 + total * h / 3
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(p: float, dof: int) -> float:
+    """The Student-t quantile for p > 0.5, by bisection on the cdf."""
+    if dof <= 0:
+        return math.inf
+    low, high = 0.0, 1.0
+    while _t_cdf(high, dof) < p:
+        high *= 2
+        if high > 1e6:
+            return math.inf
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _t_cdf(middle, dof) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+@dataclass
+class Decision:
+    verdict: str  # keep, discard, or confirm (marginal: measure the candidate again)
+    reason: str
+    statistic: Optional[float]
+    threshold: Optional[float]
+    sigma: Optional[float]
+    dof: int
+    candidate: float  # centre of the candidate's samples
+    reference: Optional[float]  # centre of the best's samples
+
+    def as_record(self, rule: str, looks: int, alpha: float) -> dict:
+        return {
+            "rule": rule,
+            "verdict": self.verdict,
+            "statistic": None if self.statistic is None else round(self.statistic, 4),
+            "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "sigma": None if self.sigma is None else round(self.sigma, 6),
+            "dof": self.dof,
+            "false_keep_rate": alpha,
+            "looks": looks,
+            "candidate": self.candidate,
+            "reference": self.reference,
+            "reason": self.reason,
+        }
+
+
+def decide(
+    candidate: Sequence[float],
+    reference: Optional[Sequence[float]],
+    noise: Noise,
+    direction: str,
+    alpha: float,
+    looks_left: int,
+    max_looks: int,
+) -> Decision:
+    """keep / discard / confirm for a candidate's samples against the best kept run's samples."""
+    centre = _mean(candidate)
+    if not reference:
+        return Decision("keep", "baseline of the segment", None, None, noise.sigma, noise.dof, centre, None)
+    ref_centre = _mean(reference)
+    gain = (ref_centre - centre) if direction == "lower" else (centre - ref_centre)
+    if not noise.known:
+        verdict = "keep" if gain > 0 else "discard"
+        return Decision(verdict, "noise unknown (no repeated measurements yet): plain comparison",
+                        None, None, None, noise.dof, centre, ref_centre)
+    if noise.sigma == 0:
+        verdict = "keep" if gain > 0 else "discard"
+        word = "better than" if gain > 0 else ("equal to" if gain == 0 else "worse than")
+        return Decision(verdict, f"deterministic metric (no noise in {noise.dof + 1}+ repeats): {word} the best",
+                        None, None, 0.0, noise.dof, centre, ref_centre)
+    error = noise.sigma * math.sqrt(1 / len(reference) + 1 / len(candidate))
+    z = gain / error
+    threshold = t_quantile(1 - alpha / max_looks, noise.dof)
+    if z >= threshold:
+        verdict, why = "keep", f"better than the best: t = {z:.2f} (needs {threshold:.2f})"
+    elif z <= 0:
+        verdict, why = "discard", f"not better than the best (t = {z:.2f})"
+    elif looks_left > 0:
+        verdict, why = "confirm", f"marginal: t = {z:.2f} of {threshold:.2f} needed; measuring again"
+    else:
+        verdict, why = "discard", f"not distinguishable from noise after confirmation (t = {z:.2f} < {threshold:.2f})"
+    return Decision(verdict, why, z, threshold, noise.sigma, noise.dof, centre, ref_centre)
