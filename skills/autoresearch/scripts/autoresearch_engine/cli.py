@@ -120,8 +120,18 @@ def cmd_run(args) -> int:
     command = experiment.benchmark_command(ws, args.command)
     timeout = args.timeout or ws.config.benchmark_timeout
     checks_timeout = args.checks_timeout or ws.config.checks_timeout
+    settings = ws.config
+    plan = experiment.Plan(
+        rule=args.rule or settings.keep_rule,
+        repeat=args.repeat or settings.repeat,
+        baseline_repeat=args.baseline_repeat or settings.baseline_repeat,
+        confirm_runs=settings.confirm_runs if args.confirm_runs is None else args.confirm_runs,
+        false_keep_rate=settings.false_keep_rate,
+    )
+    if plan.repeat < 1 or plan.baseline_repeat < 1 or plan.confirm_runs < 0:
+        raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs at least 0.")
     previous = ws.read_pending()
-    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout)
+    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan)
     result["run"] = loaded.next_run
     if previous and previous.get("commit") != result["commit"]:
         result["replaced_unlogged"] = previous.get("commit")
@@ -151,6 +161,8 @@ def _run_line(result: dict, ws: Workspace) -> str:
         metric += f" ({'+' if change and change > 0 else ''}{change:.2f}% vs best)" if change is not None else ""
     checks = result.get("checks")
     checks_text = "" if checks is None else f"; checks {checks['result']}"
+    if len(result.get("samples") or []) > 1:
+        timing = f"{len(result['samples'])} samples, {timing} for the last"
     return f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
 
 
@@ -191,7 +203,9 @@ def cmd_log(args) -> int:
     commit = args.commit or (pending.get("commit") if use_pending else None) or gitops.head(ws.session_dir) or "-"
     extra = {}
     if use_pending:
-        extra = {"duration_s": pending.get("duration_s"), "exit_code": pending.get("exit_code")}
+        extra = {key: pending.get(key) for key in ("duration_s", "exit_code", "samples", "decision", "flags")}
+        if status != pending.get("status") and extra.get("decision"):
+            extra["decision"] = dict(extra["decision"], overridden_by=status)
 
     def build(contents):
         current = session.load(contents)
@@ -430,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="benchmark timeout in seconds (default: benchmark_timeout, 600)")
     p.add_argument("--checks-timeout", type=float, help="checks timeout in seconds (default: checks_timeout, 300)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--repeat", type=int, help="benchmark samples per run (default: repeat setting, 1)")
+    p.add_argument("--baseline-repeat", type=int,
+                   help="samples for a segment's baseline, which seed the noise model (default 5)")
+    p.add_argument("--confirm-runs", type=int,
+                   help="extra samples allowed when a candidate wins by a margin noise could explain (default 4)")
+    p.add_argument("--rule", choices=("noise", "strict"),
+                   help="noise: keep only what beats the best beyond measured noise (default); strict: any gain")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND… to run instead of autoresearch.sh")
     p.set_defaults(func=cmd_run)
 
