@@ -83,7 +83,7 @@ def make_session(folder: str, runs: int = 100, seed: int = 7) -> None:
         _cli(*args)
 
 
-def screenshot(chromium: str, page: str, target: str, size: str = "1400,1000") -> None:
+def screenshot(chromium: str, page: str, target: str, size: str = "1400,1400") -> None:
     profile = tempfile.mkdtemp(prefix="autoresearch-chromium-")
     try:
         subprocess.run(

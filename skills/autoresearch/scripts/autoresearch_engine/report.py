@@ -130,9 +130,10 @@ def write_png(data: dict, path: str) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib import patheffects
     except ImportError:
         return False
-    figure = _draw(plt, data)
+    figure = _draw(plt, patheffects.withStroke(linewidth=2.5, foreground="white"), data)
     temp = f"{path}.tmp-{os.getpid()}"
     try:
         figure.savefig(temp, format="png", dpi=120)
@@ -145,7 +146,7 @@ def write_png(data: dict, path: str) -> bool:
     return True
 
 
-def _draw(plt, data: dict):
+def _draw(plt, halo, data: dict):
     figure, axes = plt.subplots(figsize=(14, 7))
     segments = [seg for seg in data["segments"] if seg["runs"]]
     metrics = [run["metric"] for seg in segments for run in seg["runs"] if run["metric"] is not None]
@@ -188,7 +189,7 @@ def _draw(plt, data: dict):
         for flip, (x, run) in enumerate((x, run) for x, run in zip(xs, seg["runs"])
                                         if run["status"] == "keep" and run["metric"] is not None):
             axes.annotate(short(run["description"], 34), (x, run["metric"]), xytext=(4, 9 if flip % 2 else -12),
-                          textcoords="offset points", fontsize=7, rotation=18, color="#1f4d2c")
+                          textcoords="offset points", fontsize=7, rotation=18, color="#1f4d2c", path_effects=[halo])
     last = segments[-1] if segments else data["segments"][-1]
     unit = f" ({last['unit']})" if last["unit"] else ""
     axes.set_ylabel(f"{last['metric_name']}{unit} — {last['direction']} is better")

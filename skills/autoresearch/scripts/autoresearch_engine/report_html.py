@@ -118,11 +118,11 @@ def chart(segments: List[dict], view: str) -> str:
             points.append(f'<circle class="pt {status_class}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
                           f'<title>{esc(tip)}</title></circle>')
             if run["status"] == "keep":
-                # labels lean up and to the right; near the right edge they lean left so they stay inside
+                # labels rise to the right of their point; near the right edge they end at it instead
                 right = x > LEFT + inner_w * 0.82
-                lx, anchor, angle = (x - 5, "end", 28) if right else (x + 5, "start", -28)
-                labels.append(f'<text class="klabel" x="{lx:.1f}" y="{y - 7:.1f}" text-anchor="{anchor}" '
-                              f'transform="rotate({angle} {lx:.1f} {y - 7:.1f})">{esc(short(run["description"], 30))}</text>')
+                lx, ly, anchor = (x - 4, y + 12, "end") if right else (x + 5, y - 7, "start")
+                labels.append(f'<text class="klabel" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" '
+                              f'transform="rotate(-28 {lx:.1f} {ly:.1f})">{esc(short(run["description"], 30))}</text>')
         i = end + 1
     out.extend(points)
     out.extend(labels)
@@ -202,7 +202,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}h2 small{color
 .best{fill:none;stroke:#1a9850;stroke-width:2;opacity:.75}
 .pt{stroke:#fff;stroke-width:1}.pt.crash{stroke:@crash@;stroke-width:2}
 .pt.keep{fill:@keep@}.pt.discard{fill:@discard@}.pt.checks_failed{fill:@checks_failed@}.pt.other{fill:@other@}
-.klabel{font-size:10px;fill:#1f4d2c}
+.klabel{font-size:10px;fill:#1f4d2c;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px;border:1px solid #e1e4ea}
 th,td{padding:5px 8px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
 th{background:#eef0f4;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
