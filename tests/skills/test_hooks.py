@@ -247,3 +247,13 @@ def test_hooks_write_only_session_files(session):
     allowed = set(gitops.SESSION_FILES) | {hooks_support.STATE_FILE}
     assert changed == {hooks_support.STATE_FILE}
     assert changed <= allowed
+
+
+def test_a_cancelled_log_alone_ends_the_loop(session):
+    """The log's cancelled marker counts even where the settings file still says enabled: true."""
+    engine(session, "cancel")
+    path = os.path.join(session, ".claude", "autoresearch.local.md")
+    text = open(path).read().replace("enabled: false", "enabled: true")
+    open(path, "w").write(text)
+    assert hook("stop", stop_payload(session), session).stdout == ""
+    assert hook("session_start", start_payload(session, "resume"), session).stdout == ""

@@ -114,3 +114,14 @@ def test_bump_refuses_a_bad_version_in_one_sentence(copy):
     result = bump(copy, "one.two")
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "neither a version" in result.stderr
     assert bump(copy, "--check").returncode == 0
+
+
+@pytest.mark.parametrize("target", [".", ".claude-plugin/plugin.json"])
+def test_claude_plugin_validate_passes_when_the_cli_is_installed(target):
+    claude = shutil.which("claude")
+    if claude is None:
+        pytest.skip("the Claude Code command-line tool is not installed (npm install -g @anthropic-ai/claude-code)")
+    result = subprocess.run([claude, "plugin", "validate", "--strict", target], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation passed" in result.stdout
