@@ -126,10 +126,12 @@ def cmd_run(args) -> int:
         repeat=args.repeat or settings.repeat,
         baseline_repeat=args.baseline_repeat or settings.baseline_repeat,
         confirm_runs=settings.confirm_runs if args.confirm_runs is None else args.confirm_runs,
+        reference_repeat=settings.reference_repeat if args.reference_repeat is None else args.reference_repeat,
         false_keep_rate=settings.false_keep_rate,
     )
-    if plan.repeat < 1 or plan.baseline_repeat < 1 or plan.confirm_runs < 0:
-        raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs at least 0.")
+    if plan.repeat < 1 or plan.baseline_repeat < 1 or plan.confirm_runs < 0 or plan.reference_repeat < 0:
+        raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs and "
+                          "--reference-repeat at least 0.")
     previous = ws.read_pending()
     result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan)
     result["run"] = loaded.next_run
@@ -203,7 +205,8 @@ def cmd_log(args) -> int:
     commit = args.commit or (pending.get("commit") if use_pending else None) or gitops.head(ws.session_dir) or "-"
     extra = {}
     if use_pending:
-        extra = {key: pending.get(key) for key in ("duration_s", "exit_code", "samples", "decision", "flags")}
+        extra = {key: pending.get(key) for key in ("duration_s", "exit_code", "samples", "reference_samples",
+                                                   "decision", "flags")}
         if status != pending.get("status") and extra.get("decision"):
             extra["decision"] = dict(extra["decision"], overridden_by=status)
 
@@ -448,7 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-repeat", type=int,
                    help="samples for a segment's baseline, which seed the noise model (default 5)")
     p.add_argument("--confirm-runs", type=int,
-                   help="extra samples allowed when a candidate wins by a margin noise could explain (default 4)")
+                   help="extra samples allowed when a candidate wins by a margin noise could explain (default 3)")
+    p.add_argument("--reference-repeat", type=int,
+                   help="fresh samples of a kept result, the unbiased reference for later candidates (default 4)")
     p.add_argument("--rule", choices=("noise", "strict"),
                    help="noise: keep only what beats the best beyond measured noise (default); strict: any gain")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND… to run instead of autoresearch.sh")

@@ -38,7 +38,8 @@ checks_timeout: 300
 - benchmark_timeout / checks_timeout: seconds before a run of autoresearch.sh / autoresearch.checks.sh is killed.
 - keep_rule: noise (keep only what beats the best by more than measured noise) or strict (any improvement).
 - repeat: benchmark samples per run; baseline_repeat: samples for a segment's baseline (the noise model);
-  confirm_runs: extra samples allowed for a marginal winner; false_keep_rate: the noise rule's error rate.
+  confirm_runs: extra samples allowed for a marginal winner; reference_repeat: fresh samples of a kept
+  result, the unbiased reference for the next candidates; false_keep_rate: the noise rule's error rate.
 """
 
 
@@ -52,7 +53,8 @@ class Config:
     keep_rule: str = "noise"
     repeat: int = 1
     baseline_repeat: int = 5
-    confirm_runs: int = 4
+    confirm_runs: int = 3
+    reference_repeat: int = 4
     false_keep_rate: float = 0.05
     path: Optional[str] = None  # where it was read from; None when defaults
 
@@ -143,8 +145,9 @@ def load(project_dir: str) -> Config:
     for key in ("repeat", "baseline_repeat"):
         if values.get(key) is not None:
             setattr(config, key, _number(values, key, path, minimum=1, integer=True))
-    if values.get("confirm_runs") is not None:
-        config.confirm_runs = _number(values, "confirm_runs", path, minimum=0, integer=True)
+    for key in ("confirm_runs", "reference_repeat"):
+        if values.get(key) is not None:
+            setattr(config, key, _number(values, key, path, minimum=0, integer=True))
     if values.get("false_keep_rate") is not None:
         rate = values["false_keep_rate"]
         if not isinstance(rate, float) or not 0 < rate < 0.5:

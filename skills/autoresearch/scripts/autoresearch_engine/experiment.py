@@ -89,7 +89,8 @@ class Plan:
     rule: str = "noise"  # noise | strict
     repeat: int = 1
     baseline_repeat: int = 5
-    confirm_runs: int = 4
+    confirm_runs: int = 3
+    reference_repeat: int = 4
     false_keep_rate: float = 0.05
 
     def first_samples(self, has_reference: bool) -> int:
@@ -105,15 +106,16 @@ class Plan:
 def reference_samples(record: Optional[dict]) -> Optional[List[float]]:
     if record is None:
         return None
-    samples = record.get("samples")
-    if isinstance(samples, list) and samples and all(records.is_finite_number(v) for v in samples):
-        return list(samples)
+    for key in ("reference_samples", "samples"):
+        samples = record.get(key)
+        if isinstance(samples, list) and samples and all(records.is_finite_number(v) for v in samples):
+            return list(samples)
     return [record["metric"]]
 
 
 def segment_sample_groups(segment: Segment) -> List[List[float]]:
-    return [e["samples"] for e in segment.experiments
-            if e.get("status") in ("keep", "discard") and isinstance(e.get("samples"), list)]
+    return [e[key] for e in segment.experiments for key in ("samples", "reference_samples")
+            if e.get("status") in ("keep", "discard") and isinstance(e.get(key), list)]
 
 
 def judge(samples: List[float], segment: Segment, plan: Plan, looks_used: int) -> decide.Decision:
@@ -179,6 +181,17 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
             status, reason = "checks_failed", checks["reason"]
         else:
             status, reason = decision.verdict, decision.reason
+    reference: List[float] = []
+    if status == "keep" and has_reference and plan.rule == "noise":
+        # the samples that won were selected for looking good; fresh ones are the unbiased reference
+        for _ in range(plan.reference_repeat):
+            last = measure(ws, command, timeout, sample=len(samples) + len(reference) + 1,
+                           of=len(samples) + plan.reference_repeat)
+            crashed = crash_reason(last, metric_name, timeout)
+            if crashed:
+                status, metric, reason = "crash", None, f"re-measuring the kept result: {crashed}"
+                break
+            reference.append(last["parsed"].values[metric_name])
     head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
     result = {
         "metric_name": metric_name,
@@ -190,6 +203,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
         "timed_out": last["timed_out"],
         "duration_s": last["duration_s"],
         "samples": samples,
+        "reference_samples": reference or None,
         "decision": decision.as_record(plan.rule, looks, plan.false_keep_rate) if decision else None,
         "checks": checks,
         "commit": head,

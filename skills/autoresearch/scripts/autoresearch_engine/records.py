@@ -45,6 +45,7 @@ EXPERIMENT_OPTIONAL_FIELDS = (
     "duration_s",
     "exit_code",
     "samples",
+    "reference_samples",
     "decision",
     "flags",
 )
@@ -197,9 +198,10 @@ def validate_experiment(record: dict) -> dict:
         validate_metrics(record["metrics"])
     if "asi" in record and not isinstance(record["asi"], dict):
         raise EngineError("the ASI must be a JSON object.")
-    samples = record.get("samples")
-    if samples is not None and not (isinstance(samples, list) and all(is_finite_number(v) for v in samples)):
-        raise EngineError("the samples must be a list of finite numbers.")
+    for key in ("samples", "reference_samples"):
+        samples = record.get(key)
+        if samples is not None and not (isinstance(samples, list) and all(is_finite_number(v) for v in samples)):
+            raise EngineError(f"the {key.replace('_', ' ')} must be a list of finite numbers.")
     if record.get("decision") is not None and not isinstance(record["decision"], dict):
         raise EngineError("the decision must be a JSON object.")
     flags = record.get("flags")
