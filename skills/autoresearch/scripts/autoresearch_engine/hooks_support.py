@@ -28,9 +28,9 @@ CRASH_LIMIT = 3  # crashes in a row that end the loop
 
 
 def candidate_dirs(payload: dict, environ=os.environ) -> List[str]:
-    """The folders to look in: the hook's cwd, then the project root Claude Code names."""
+    """The folders to look in: the hook's cwd, the project root Claude Code names, the process's folder."""
     seen: List[str] = []
-    for value in (payload.get("cwd"), environ.get("CLAUDE_PROJECT_DIR")):
+    for value in (payload.get("cwd"), environ.get("CLAUDE_PROJECT_DIR"), os.getcwd()):
         if isinstance(value, str) and value and value not in seen:
             seen.append(value)
     return seen
