@@ -247,7 +247,8 @@ def ml_demo(root: str, install: bool) -> None:
     repo = os.path.join(root, "ml-project")
     new_repo(repo)
     for name in ("prepare.py", "train.py", "program.md"):
-        shutil.copy(os.path.join(ML_ASSETS, name), repo)
+        if os.path.exists(os.path.join(ML_ASSETS, name)):
+            shutil.copy(os.path.join(ML_ASSETS, name), repo)
     env = dict(os.environ, AUTORESEARCH_CACHE_DIR=os.path.join(root, "cache"), PYTHONUNBUFFERED="1")
     write(os.path.join(repo, "autoresearch.sh"),
           f"#!/usr/bin/env bash\nset -euo pipefail\nexport AUTORESEARCH_CACHE_DIR={shlex.quote(env['AUTORESEARCH_CACHE_DIR'])}\n"
@@ -258,7 +259,8 @@ def ml_demo(root: str, install: bool) -> None:
     sh(repo, python, "prepare.py", "--source", "stdlib", "--profile", "cpu", env=env)
     engine(repo, "init", "--name", "lower val_bpb on the CPU", "--metric-name", "val_bpb", "--unit", "bpb",
            "--direction", "lower")
-    engine(repo, "run", "--timeout", "300")
+    # one training run is the whole experiment here; a real session takes 5 baseline samples (see SKILL.md)
+    engine(repo, "run", "--timeout", "300", "--baseline-repeat", "1")
     engine(repo, "log", "--description", "baseline: the template as shipped")
     with open(os.path.join(repo, "run.log"), encoding="utf-8", errors="replace") as handle:
         summary = [line.rstrip() for line in handle if line.startswith(("val_bpb:", "training_seconds:", "num_steps:"))]
