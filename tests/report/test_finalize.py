@@ -2,10 +2,11 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
-from conftest import engine, git
+from conftest import ENGINE, engine, git
 
 BENCHMARK = """#!/usr/bin/env bash
 set -e
@@ -205,3 +206,46 @@ def test_help_explains_the_options():
     out = engine(".", "finalize", "--help").stdout
     for text in ("--group", "--squash", "--base", "--yes", "--dry-run", "--prefix", "merge-base", "autoresearch.checks.sh"):
         assert text in out
+
+
+def test_a_kept_run_reverted_later_is_left_out(session_repo):
+    repo = session_repo
+    engine(repo, "revert", "--force")  # takes back run 7, "trim b", although it was kept
+    result = engine(repo, "finalize", "--yes")
+    assert "#7 " in result.stdout and "reverted later" in result.stdout
+    made = [b for b in branches(repo) if b.startswith("autoresearch/final/")]
+    assert len(made) == 2
+    for branch in made:
+        assert "b.txt" not in git(repo, "diff", "--name-only", "main", branch).split()
+
+
+@pytest.mark.parametrize("answer, created", [("y\n", True), ("n\n", False)])
+def test_asks_on_a_terminal(session_repo, answer, created):
+    import pty
+
+    repo = session_repo
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, ENGINE, "finalize"], cwd=repo, stdin=secondary,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(primary, answer.encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert "Create 3 branch(es)? [y/N]" in out
+    made = [b for b in branches(repo) if b.startswith("autoresearch/final/")]
+    if created:
+        assert proc.returncode == 0 and len(made) == 3, err
+    else:
+        assert proc.returncode == 1 and made == [] and "nothing created" in out
+
+
+def test_unlogged_commits_are_named_and_left_out(session_repo):
+    repo = session_repo
+    write(repo, "d.txt", cost(10, "a manual edit\n"))
+    git(repo, "commit", "-q", "-am", "manual edit, never measured")
+    result = engine(repo, "finalize", "--dry-run")
+    assert "'manual edit, never measured' is not a logged experiment" in result.stdout
+    engine(repo, "finalize", "--squash", "--yes")
+    assert "a manual edit" not in read_at(repo, "autoresearch/final/lower-the-score", "d.txt")

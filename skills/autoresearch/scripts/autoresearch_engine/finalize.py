@@ -144,6 +144,10 @@ def kept_experiments(repo: str, loaded: session_module.Session, history: List[di
                     continue
                 seen[full] = item
                 kept.append(item)
+    logged = {_match(str(e.get("commit") or "-"), by_hash) for e in loaded.experiments}
+    for entry in history:
+        if entry["commit"] not in logged and not entry["reverts"] and entry["commit"] not in undone:
+            notes.append(f"{entry['commit'][:7]} '{short(entry['subject'], 50)}' is not a logged experiment")
     kept.sort(key=lambda item: item.order)
     return kept, notes
 
@@ -243,7 +247,7 @@ def commit_message(group: Group, session_name: str, branch: str, squash: bool) -
     else:
         title = f"{session_name}: {len(runs)} kept experiment{'s' if len(runs) != 1 else ''}"
     lines = [short(title, 72), ""]
-    for seg in _unique(item.segment for item in runs):
+    for seg in {id(item.segment): item.segment for item in runs}.values():
         last = [item for item in runs if item.segment is seg][-1]
         unit = f" {seg.metric_unit}" if seg.metric_unit else ""
         lines.append(f"metric: {_fmt(seg.baseline)} → {_fmt(last.metric)}{unit}")
@@ -253,14 +257,6 @@ def commit_message(group: Group, session_name: str, branch: str, squash: bool) -
     for item in runs:
         lines.append(f"- #{item.run} {item.description} ({item.commit[:7]})")
     return "\n".join(lines) + "\n"
-
-
-def _unique(values) -> list:
-    out = []
-    for value in values:
-        if all(value is not other for other in out):
-            out.append(value)
-    return out
 
 
 def _fmt(value) -> str:

@@ -277,7 +277,8 @@ def _signature(path: str):
 def _say(written: dict, hint: bool) -> None:
     for warning in written["warnings"] if hint else []:
         print(f"autoresearch: warning: {warning}", file=sys.stderr)
-    parts = [f"{os.path.relpath(written['html'])} ({written['runs']} runs)"]
+    runs = written["runs"]
+    parts = [f"{os.path.relpath(written['html'])} ({runs} run{'' if runs == 1 else 's'})"]
     if written["png"]:
         parts.append(os.path.relpath(written["png"]))
     print(f"autoresearch: wrote {' and '.join(parts)}.", flush=True)
