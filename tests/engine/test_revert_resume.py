@@ -1,9 +1,7 @@
 """Discarding an experiment without losing anything, and picking the session up after a reset."""
 
 import json
-import os
 
-import pytest
 
 SESSION_FILES = {
     "autoresearch.md": "# Goal\nmake score small\n## Learnings\n- smaller values win\n",

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List
 
 from . import records
 from .errors import EngineError
@@ -129,14 +129,3 @@ def append(path: str, build: Callable[[LogContents], dict]) -> dict:
 
 def append_record(path: str, record: dict) -> dict:
     return append(path, lambda _contents: record)
-
-
-def lines_of(contents: LogContents) -> List[dict]:
-    return contents.entries
-
-
-def last_entry(contents: LogContents, kind: str) -> Optional[dict]:
-    for entry in reversed(contents.entries):
-        if records.kind_of(entry) == kind:
-            return entry
-    return None
