@@ -120,3 +120,19 @@ def test_hostile_text_never_runs(dashboard):
         assert json.loads(asi)["hypothesis"] == HOSTILE
         assert browser.evaluate("document.querySelectorAll('img').length") == 0
         assert browser.console_errors() == []
+
+
+def test_the_docs_figures_can_be_made_again(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from matplotlib import image
+
+    script = os.path.join(REPO, "scripts", "make_docs_screenshots.py")
+    result = subprocess.run([sys.executable, script, "--out", str(tmp_path), "--chromium", CHROMIUM],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["dashboard.png", "progress.png"]
+    assert image.imread(str(tmp_path / "dashboard.png")).shape[:2] == (1400, 1400)
+    assert png_colours(tmp_path / "progress.png") > 20 and png_colours(tmp_path / "dashboard.png") > 20
