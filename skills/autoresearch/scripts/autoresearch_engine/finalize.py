@@ -406,6 +406,7 @@ def register(sub) -> None:
             "metric before and after and the experiments' descriptions. Runs autoresearch.checks.sh (when\n"
             "present) on each new branch in a temporary worktree. Refuses on uncommitted changes; the\n"
             "session branch and the working tree are never changed. Baseline runs (the harness) are left out."),
+        epilog="exit status: 0 branches created (and checks passed), 1 declined or checks failed, 2 refused.",
     )
     p.add_argument("-C", "--dir", metavar="DIR", help="project folder (default: the current folder)")
     p.add_argument("--file", metavar="PATH", help="the experiment log (default: autoresearch.jsonl in the session folder)")
