@@ -120,3 +120,21 @@ def test_engine_commands_in_the_skill_exist_with_their_options(name):
             assert option in helptext, f"'autoresearch {command}' has no option {option}"
     words = set(re.findall(r"`autoresearch ([a-z]+)", text))
     assert words <= commands | {"status", "cancel"}, f"unknown sub-commands named: {words - commands}"
+
+
+def test_settings_table_matches_the_engine_defaults():
+    from dataclasses import fields
+
+    sys.path.insert(0, os.path.join(REPO, "skills", "autoresearch", "scripts"))
+    from autoresearch_engine import config
+
+    with open(os.path.join(REPO, "skills", "autoresearch", "references", "files.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    table = dict(re.findall(r"^\| `([a-z_]+)` \| `([^`]*)` \|", text, flags=re.MULTILINE))
+    defaults = config.Config()
+    documented = {f.name for f in fields(config.Config)} - {"path", "working_dir"}
+    assert documented <= set(table), f"settings missing from references/files.md: {documented - set(table)}"
+    for key in documented:
+        value = getattr(defaults, key)
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        assert table[key] == shown, f"references/files.md says {key} defaults to {table[key]}, the engine says {shown}"
