@@ -125,3 +125,19 @@ def test_readme_commands_run(tmp_path):
         if runnable:
             result = run_block(code, clone)
             assert result.returncode == 0, f"README block {number} failed:\n{code}\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.skipif(os.environ.get("AUTORESEARCH_TEST_NPX") != "1",
+                    reason="the real `npx skills add` needs npm and the network; set AUTORESEARCH_TEST_NPX=1 to run it")
+def test_real_npx_skills_add_install_runs_the_documented_commands(tmp_path, project):
+    remote = make_git_remote(str(tmp_path / "remote"))
+    result = subprocess.run(["npx", "--yes", "skills", "add", remote, "--skill", "autoresearch", "--skill",
+                             "autoresearch-ml", "-a", "claude-code", "-y"], cwd=project, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    skill_dir = os.path.join(project, ".claude", "skills", "autoresearch")
+    outputs = run_doc(read(os.path.join(skill_dir, "SKILL.md")), project, skill_dir)
+    assert "MISSING" not in outputs[0][1]
+    ml_dir = os.path.join(project, ".claude", "skills", "autoresearch-ml")
+    first = [code for runnable, code in bash_blocks(read(os.path.join(ml_dir, "SKILL.md"))) if runnable][0]
+    assert "MISSING" not in run_block(first, project, ml_dir).stdout
