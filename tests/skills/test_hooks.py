@@ -257,3 +257,21 @@ def test_a_cancelled_log_alone_ends_the_loop(session):
     open(path, "w").write(text)
     assert hook("stop", stop_payload(session), session).stdout == ""
     assert hook("session_start", start_payload(session, "resume"), session).stdout == ""
+
+
+def test_without_a_session_python_is_never_started(tmp_path, session):
+    """The fast path is bash alone: a python3 that only leaves a mark shows whether Python was started."""
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    mark = tmp_path / "python-started"
+    (fake / "python3").write_text(f"#!/bin/sh\ntouch '{mark}'\nexit 0\n")
+    (fake / "python3").chmod(0o755)
+    env = {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"}
+    empty = str(tmp_path / "empty")
+    os.makedirs(empty)
+    for event, payload in (("stop", stop_payload(empty)), ("session_start", start_payload(empty, "compact"))):
+        result = hook(event, payload, empty, env=env)
+        assert (result.returncode, result.stdout) == (0, "")
+    assert not mark.exists()
+    hook("stop", stop_payload(session), session, env=env)
+    assert mark.exists(), "with a session the gate hands over to Python"
