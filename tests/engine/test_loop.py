@@ -181,9 +181,11 @@ def test_cancel_and_continue(session):
 
 def test_init_keeps_session_files_out_of_git(session):
     session.write("autoresearch.md", "notes\n")
+    session.write("autoresearch.html", "<html></html>\n")
     session.engine("run")
     untracked = session.git("status", "--porcelain")
-    assert "autoresearch.jsonl" not in untracked and "run.log" not in untracked and "autoresearch.md" not in untracked
+    for name in ("autoresearch.jsonl", "run.log", "autoresearch.md", "autoresearch.html", "autoresearch.pending.json"):
+        assert name not in untracked
 
 
 def test_config_timeout_and_bad_config(session):

@@ -14,6 +14,8 @@ SESSION_FILES = (
     "autoresearch.ideas.md",
     "autoresearch.pending.json",
     "run.log",
+    "autoresearch.html",
+    "progress.png",
     os.path.join(".claude", "autoresearch.local.md"),
 )
 
