@@ -396,6 +396,8 @@ def train_tokenizer(train_paths, vocab_size, max_chars, doc_cap=10_000):
     _atomic_save_npy(os.path.join(TOKENIZER_DIR, "token_bytes.npy"), token_bytes)
     _atomic_write_bytes(os.path.join(TOKENIZER_DIR, "tokenizer.pkl"), pickle.dumps(enc))
     print(f"Tokenizer: trained BPE with {enc.n_vocab} tokens in {time.time() - t0:.1f}s")
+    if enc.n_vocab < vocab_size:
+        print(f"Tokenizer: the corpus supports only {enc.n_vocab} of the {vocab_size} tokens asked for; using {enc.n_vocab}")
     return enc
 
 

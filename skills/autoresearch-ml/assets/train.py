@@ -63,6 +63,8 @@ GPU_PEAK_TFLOPS = [
     ("RTX 5090", 209.5), ("RTX 4090", 165.2), ("RTX 4080", 97.5), ("RTX 3090", 71.0), ("RTX 3080", 59.5),
 ]
 GPU_FP32_PEAK_TFLOPS = [("V100", 15.7), ("T4", 8.1), ("P100", 9.3)]
+FLEX_OPTIONS = {}           # kernel_options for flex_attention (block sizes etc.)
+CAUSAL_SDPA = True          # with flex: full-context layers use SDPA's causal kernel (faster on H100)
 
 
 def fail(message):
@@ -169,6 +171,11 @@ class Attention:
         self.backend, self.impl = backend, impl
         self.masks = {}
         self.seq_len, self.device = seq_len, device
+        if backend in ("flex", "sdpa"):  # build the masks once, outside any compiled region
+            for window in (seq_len // 2,):
+                self._mask(window, seq_len)
+            if backend == "flex":
+                self._mask(seq_len, seq_len)
 
     def _mask(self, window, T):
         key = (window, T)
@@ -191,9 +198,9 @@ class Attention:
             out = self.impl(q, k, v, causal=True, window_size=(window - 1 if window < T else -1, 0))
             return out[0] if isinstance(out, tuple) else out
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        if self.backend == "flex":
+        if self.backend == "flex" and not (CAUSAL_SDPA and window >= T):
             from torch.nn.attention.flex_attention import flex_attention
-            y = flex_attention(q, k, v, block_mask=self._mask(min(window, T), T))
+            y = flex_attention(q, k, v, block_mask=self._mask(min(window, T), T), kernel_options=FLEX_OPTIONS or None)
         elif window >= T:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -367,14 +374,15 @@ class MuonAdamW:
         fused = device.type == "cuda"
         self.adam = torch.optim.AdamW(adam_groups, betas=ADAM_BETAS, eps=1e-10, weight_decay=0.0,
                                       fused=fused, foreach=None if fused else True)
+        # Muon works on stacks of same-shape matrices
         matrices = [p for p in model.blocks.parameters() if p.ndim == 2]
         self.groups = []
-        for shape in sorted({tuple(p.shape) for p in matrices}):
-            ps = [p for p in matrices if tuple(p.shape) == shape]
-            red_shape = (len(ps), shape[0], 1) if shape[0] >= shape[1] else (len(ps), 1, shape[1])
-            self.groups.append(dict(params=ps, mom=torch.zeros(len(ps), *shape, device=device),
-                                    second=torch.zeros(red_shape, device=device),
-                                    lr_scale=max(1.0, shape[0] / shape[1]) ** 0.5))
+        for r, c in sorted({tuple(p.shape) for p in matrices}):
+            ps = [p for p in matrices if tuple(p.shape) == (r, c)]
+            n = len(ps)
+            self.groups.append(dict(params=ps, mom=torch.zeros(n, r, c, device=device),
+                                    second=torch.zeros((n, r, 1) if r >= c else (n, 1, c), device=device),
+                                    lr_scale=max(1.0, r / c) ** 0.5))
         for g in self.adam.param_groups:
             g["initial_lr"] = g["lr"]
         self.ns_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -463,8 +471,8 @@ def pick_device_batch():
         return min(rows_per_step, 32)
     free, _ = torch.cuda.mem_get_info(device)
     # activation bytes per token (bf16 activations kept for backward + fp32 logits), measured on H100
-    per_token = DEPTH * model_dim * 2 * 18 + vocab_size * 4 * 3
-    budget = 0.8 * free - 16 * num_params * 4
+    per_token = DEPTH * model_dim * 2 * 14 + vocab_size * 4 * 3
+    budget = 0.85 * free - 16 * num_params * 4
     b = rows_per_step
     while b > 1 and b * MAX_SEQ_LEN * per_token > budget:
         b //= 2

@@ -1,0 +1,71 @@
+"""train.py as a real subprocess on the CPU against the tiny prepared dataset."""
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from ml_helpers import ASSETS
+
+SUMMARY_KEYS = ["val_bpb", "training_seconds", "total_seconds", "peak_vram_mb", "mfu_percent",
+                "total_tokens_M", "num_steps", "num_params_M", "depth"]
+
+
+def run_train(tmp_path, cache, edit=None, timeout=240):
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    for name in ("prepare.py", "train.py"):
+        shutil.copy(os.path.join(ASSETS, name), work / name)
+    if edit:
+        src = (work / "train.py").read_text()
+        for a, b in edit:
+            assert a in src
+            src = src.replace(a, b)
+        (work / "train.py").write_text(src)
+    env = {**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "train.py"], cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_cpu_training_run_prints_summary_and_metrics(tmp_path, tiny_cache):
+    proc = run_train(tmp_path, tiny_cache)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "\n---\n" in out
+    values = {}
+    for key in SUMMARY_KEYS:
+        m = re.search(rf"^{key}:\s+(\S+)$", out, re.M)
+        assert m, f"summary line {key}: missing"
+        values[key] = float(m.group(1))
+    assert math.isfinite(values["val_bpb"]) and 0 < values["val_bpb"] < 20
+    assert values["training_seconds"] >= 3  # the protocol's time budget
+    assert values["num_steps"] >= 1 and values["depth"] == 2
+    metrics = dict(re.findall(r"^METRIC (\w+)=(\S+)$", out, re.M))
+    assert float(metrics["val_bpb"]) == values["val_bpb"]
+    for key in ("training_seconds", "peak_vram_mb", "num_steps", "step_ms_median"):
+        assert key in metrics
+    assert "attention: sdpa" in out
+    assert re.search(r"^step 00000 .*dt: [\d.]+ms", out, re.M)  # per-step timing
+    assert re.search(r"^step_p90_over_median: [\d.]+$", out, re.M)
+
+
+def test_diverging_run_fails_fast(tmp_path, tiny_cache):
+    proc = run_train(tmp_path, tiny_cache, edit=[("SCALAR_LR = 0.5", "SCALAR_LR = float('nan')")])
+    assert proc.returncode == 1
+    assert "FAIL: training diverged" in proc.stdout
+    assert "val_bpb:" not in proc.stdout
+
+
+def test_unprepared_cache_is_a_clear_error(tmp_path):
+    proc = run_train(tmp_path, tmp_path / "empty-cache")
+    assert proc.returncode == 1
+    assert "no prepared dataset" in proc.stderr and "prepare.py" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path, tiny_cache):
+    proc = run_train(tmp_path, tiny_cache, edit=[('DEVICE = "auto"', 'DEVICE = "cuda"')])
+    if proc.returncode == 0:  # a machine with a GPU
+        return
+    assert proc.returncode == 1 and "no CUDA GPU" in proc.stdout
