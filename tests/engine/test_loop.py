@@ -182,9 +182,11 @@ def test_cancel_and_continue(session):
 def test_init_keeps_session_files_out_of_git(session):
     session.write("autoresearch.md", "notes\n")
     session.write("autoresearch.html", "<html></html>\n")
+    session.write("autoresearch.hooks.json", "{}\n")
     session.engine("run")
     untracked = session.git("status", "--porcelain")
-    for name in ("autoresearch.jsonl", "run.log", "autoresearch.md", "autoresearch.html", "autoresearch.pending.json"):
+    for name in ("autoresearch.jsonl", "run.log", "autoresearch.md", "autoresearch.html", "autoresearch.pending.json",
+                 "autoresearch.hooks.json"):
         assert name not in untracked
 
 

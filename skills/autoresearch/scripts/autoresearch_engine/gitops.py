@@ -16,6 +16,7 @@ SESSION_FILES = (
     "run.log",
     "autoresearch.html",
     "progress.png",
+    "autoresearch.hooks.json",
     os.path.join(".claude", "autoresearch.local.md"),
 )
 
