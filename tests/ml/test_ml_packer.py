@@ -66,7 +66,8 @@ def test_dataloader_batches(prep):
     def batches(n):
         loader = prep.make_dataloader(tok, B, T, "train", device="cpu")
         out = [next(loader) for _ in range(n)]
-        loader.stop = True
+        loader.close()
+        assert not loader.thread.is_alive()
         return out
 
     first, second = batches(3), batches(3)

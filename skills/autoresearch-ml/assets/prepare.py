@@ -662,6 +662,18 @@ class _Loader:
         except BaseException as e:  # hand the error to the consumer
             self.ready.put(e)
 
+    def close(self):
+        """Stop the background thread (it may be waiting for a free or a ready slot)."""
+        self.stop = True
+        deadline = time.time() + 5
+        while self.thread.is_alive() and time.time() < deadline:
+            try:
+                item = self.ready.get(timeout=0.05)
+                if isinstance(item, _Slot):
+                    self.free.put(item)
+            except queue.Empty:
+                pass
+
     def __iter__(self):
         return self
 

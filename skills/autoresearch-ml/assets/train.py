@@ -523,7 +523,7 @@ try:
     for _ in range(2 if use_compile else 1):
         train_step(warm_loader, 1.0, 0.85, WEIGHT_DECAY)
     sync()
-    warm_loader.stop = True
+    warm_loader.close()
 except torch.OutOfMemoryError:
     fail(f"out of memory at DEVICE_BATCH_SIZE={B} (context {T}, depth {DEPTH}); set DEVICE_BATCH_SIZE to {max(1, B // 2)} or make the model smaller.")
 with torch.no_grad():
@@ -569,7 +569,7 @@ while True:
     step += 1
     if training_time >= TIME_BUDGET:
         break
-loader.stop = True
+loader.close()
 gc.enable()
 
 # ---------------------------------------------------------------------------
