@@ -94,6 +94,10 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing_trusted(tmp_path):
         assert len(err_lines) == 1 and err_lines[0].startswith("ERROR: ")
         assert not (cache / "protocol.json").exists()
         assert no_temp_files(cache) == [] if cache.exists() else True
+    # a cache directory that cannot be written (here: a file is in the way)
+    (tmp_path / "a-file").write_text("not a directory")
+    proc = run_prepare(tmp_path / "a-file", "--source", "local", "--path", str(tmp_path / "binary"), *TINY_FLAGS, check=False)
+    assert proc.returncode == 1 and "could not read or write" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_incomplete_cache_is_not_trusted(tmp_path, tiny_cache):

@@ -99,7 +99,7 @@ def _load_protocol():
     try:
         with open(PROTOCOL_PATH) as f:
             return json.load(f)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError):
         return {"version": -1}
@@ -911,6 +911,12 @@ def main(argv=None):
         prepare(args)
     except PrepareError as e:
         fail(str(e))
+    except pa.ArrowException as e:
+        fail(f"a parquet shard in {DATA_DIR} could not be read ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+             "delete it and re-run prepare.py --force")
+    except OSError as e:
+        fail(f"could not read or write {e.filename or CACHE_DIR} ({e.strerror or e}); check the path, its permissions "
+             "and the free disk space, or set AUTORESEARCH_CACHE_DIR to another directory")
     except KeyboardInterrupt:
         fail("interrupted; the cache is marked unprepared (no protocol.json) and the next run rebuilds it.", 130)
 
