@@ -199,7 +199,11 @@ def download_climbmix(num_shards, workers, repo_id=CLIMBMIX_REPO):
 
     from concurrent.futures import ThreadPoolExecutor, as_completed
     errors = []
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # one overall bar instead of one per file
+    try:  # one overall bar instead of one per file and thread
+        from huggingface_hub.utils import disable_progress_bars
+        disable_progress_bars()
+    except ImportError:
+        pass
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
         futures = [pool.submit(fetch, i) for i in missing]
         for fut in tqdm(as_completed(futures), total=len(futures), desc="climbmix shards", unit="shard"):
