@@ -171,11 +171,14 @@ class Attention:
         self.backend, self.impl = backend, impl
         self.masks = {}
         self.seq_len, self.device = seq_len, device
-        if backend in ("flex", "sdpa"):  # build the masks once, outside any compiled region
-            for window in (seq_len // 2,):
-                self._mask(window, seq_len)
-            if backend == "flex":
-                self._mask(seq_len, seq_len)
+
+    def prepare(self, windows, T):
+        """Build the masks once, outside any compiled region."""
+        for window in windows:
+            if self.backend == "flex" and not (CAUSAL_SDPA and window >= T):
+                self._mask(min(window, T), T)
+            elif self.backend == "sdpa" and window < T:
+                self._mask(window, T)
 
     def _mask(self, window, T):
         key = (window, T)
@@ -262,6 +265,7 @@ class GPT(nn.Module):
         windows = {"L": T, "S": T // 2}
         self.window_sizes = [windows[WINDOW_PATTERN[i % len(WINDOW_PATTERN)]] for i in range(L)]
         self.window_sizes[-1] = T
+        attn.prepare(set(self.window_sizes), T)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.blocks = nn.ModuleList([Block(config, i) for i in range(L)])
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
