@@ -2,7 +2,8 @@
 prepare.py - the fixed harness. The agent never edits this file.
 
 It builds one prepared dataset in the cache directory and provides what train.py
-imports at run time: the evaluation protocol (MAX_SEQ_LEN, TIME_BUDGET, EVAL_TOKENS),
+imports at run time: the evaluation protocol (MAX_SEQ_LEN, TIME_BUDGET, EVAL_TOKENS, and in
+the token-budget mode BUDGET_MODE and TOKEN_BUDGET),
 the tokenizer, exact token byte lengths, the packing dataloader and evaluate_bpb.
 
 Usage:
@@ -10,6 +11,7 @@ Usage:
     python prepare.py --source stdlib               # offline: this Python's standard library sources
     python prepare.py --source local --path DIR     # offline: any text files (a directory or a glob)
     python prepare.py --source stdlib --profile cpu --time-budget 20   # quick CPU setting
+    python prepare.py --source stdlib --budget tokens   # every run trains the same number of tokens
 
 Cache: ~/.cache/autoresearch, or $AUTORESEARCH_CACHE_DIR. One prepared dataset per cache
 directory; its protocol is recorded in protocol.json and checked by every later run.
@@ -112,7 +114,25 @@ PROFILE = _p["profile"] if _p else "datacenter"
 MAX_SEQ_LEN = _p["max_seq_len"] if _p else PROFILES["datacenter"]["max_seq_len"]
 TIME_BUDGET = _p["time_budget"] if _p else PROFILES["datacenter"]["time_budget"]
 EVAL_TOKENS = _p["eval_tokens"] if _p else PROFILES["datacenter"]["eval_tokens"]
+# "time": train for TIME_BUDGET seconds. "tokens": train exactly TOKEN_BUDGET tokens, calibrated by the
+# first run as the tokens it trains in TIME_BUDGET seconds (None until then), so that a run's val_bpb
+# does not depend on how fast the machine happened to be.
+BUDGET_MODE = _p.get("budget_mode", "time") if _p else "time"
+TOKEN_BUDGET = _p.get("token_budget") if _p else None
 del _p
+
+
+def record_token_budget(tokens):
+    """Write the calibrated token budget into protocol.json once; later calls keep the first value."""
+    protocol = _load_protocol()
+    if protocol is None or protocol.get("budget_mode") != "tokens":
+        fail("record_token_budget is only for a dataset prepared with --budget tokens.")
+    if protocol.get("token_budget"):
+        return protocol["token_budget"]
+    protocol["token_budget"] = int(tokens)
+    protocol["token_budget_calibrated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _atomic_write_bytes(PROTOCOL_PATH, json.dumps(protocol, indent=1).encode())
+    return int(tokens)
 
 
 def require_prepared():
@@ -784,10 +804,12 @@ def _requested_protocol(args):
         "requested_eval_tokens": args.eval_tokens or base["eval_tokens"],
         "vocab_size": args.vocab_size,
         "tokenizer_chars": args.tokenizer_chars or base["tokenizer_chars"],
+        "budget_mode": args.budget,
     }, detected
 
 
-_KEYS = ["source", "source_detail", "profile", "max_seq_len", "time_budget", "requested_eval_tokens", "vocab_size", "tokenizer_chars"]
+_KEYS = ["source", "source_detail", "profile", "max_seq_len", "time_budget", "requested_eval_tokens", "vocab_size",
+         "tokenizer_chars", "budget_mode"]
 
 
 def prepare(args):
@@ -797,6 +819,7 @@ def prepare(args):
           + f" -> context {want['max_seq_len']}, eval tokens <= {want['requested_eval_tokens']:,}, time budget {want['time_budget']}s")
     have = _load_protocol()
     if have is not None and not args.force:
+        have = dict(have, budget_mode=have.get("budget_mode", "time"))
         if have.get("version") == PROTOCOL_VERSION and all(have.get(k) == want[k] for k in _KEYS):
             print("Already prepared with this protocol; nothing to do.")
             return have
@@ -882,8 +905,9 @@ def prepare(args):
     _atomic_write_bytes(PROTOCOL_PATH, json.dumps(protocol, indent=1).encode())
     print(f"Tokens: {train_tokens / 1e6:.2f}M train, {len(val_tokens) / 1e6:.2f}M val; "
           f"val text {val_bytes_text:,} bytes = sum of its token byte lengths (exact)")
-    print(f"Protocol: context {T}, eval tokens {protocol['eval_tokens']:,}, time budget {protocol['time_budget']}s "
-          f"-> {PROTOCOL_PATH}")
+    budget = (f"token budget calibrated by the first run from {protocol['time_budget']}s"
+              if protocol["budget_mode"] == "tokens" else f"time budget {protocol['time_budget']}s")
+    print(f"Protocol: context {T}, eval tokens {protocol['eval_tokens']:,}, {budget} -> {PROTOCOL_PATH}")
     print(f"Done in {time.time() - t0:.1f}s (data {t_data - t0:.1f}s, tokenizer {t_tok - t_data:.1f}s, "
           f"token cache {time.time() - t_tok:.1f}s). Ready to train.")
     return protocol
@@ -895,6 +919,11 @@ def main(argv=None):
     parser.add_argument("--path", help="--source local: a directory of text files, a file, or a glob ('DIR/**/*.py')")
     parser.add_argument("--profile", choices=["auto", *PROFILES], default="auto", help="hardware profile that sets the protocol")
     parser.add_argument("--time-budget", type=int, help="training seconds per run (default: the profile's)")
+    parser.add_argument("--budget", choices=["time", "tokens"], default="time",
+                        help="time: every run trains for the time budget (rewards speed, but speed jitter "
+                             "becomes step-count jitter); tokens: the first run measures how many tokens fit in "
+                             "the time budget and every later run trains exactly that many (steadier val_bpb; "
+                             "speed-ups then show in training_seconds, not in val_bpb)"),
     parser.add_argument("--seq-len", type=int, help="context length (default: the profile's)")
     parser.add_argument("--eval-tokens", type=int, help="validation tokens (default: the profile's)")
     parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)

@@ -3,9 +3,10 @@ train.py - the one file the agent edits. Single device: CUDA, MPS or CPU.
 Usage: uv run train.py   (or: python train.py)
 
 A GPT (RoPE, QK-norm, sliding-window attention, value embeddings, ReLU^2, logit soft-cap)
-trained with Muon (matrices) + AdamW (the rest) for a fixed wall-clock budget, then
+trained with Muon (matrices) + AdamW (the rest) for a fixed budget — wall-clock seconds, or
+with `prepare.py --budget tokens` a fixed number of tokens calibrated by the first run — then
 evaluated in bits per byte on the fixed validation set. The protocol (context length,
-evaluation tokens, time budget) comes from prepare.py and is fixed per prepared dataset.
+evaluation tokens, budget) comes from prepare.py and is fixed per prepared dataset.
 """
 
 import gc
@@ -20,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import prepare
-from prepare import MAX_SEQ_LEN, PROFILE, TIME_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
+from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
 
 # ---------------------------------------------------------------------------
 # Knobs (edit these directly)
@@ -41,7 +42,7 @@ MATRIX_LR = 0.04            # Muon, all 2-D weights inside the blocks
 SCALAR_LR = 0.5             # AdamW, per-layer residual scalars
 WEIGHT_DECAY = 0.2          # Muon, cautious, decays linearly to 0
 ADAM_BETAS = (0.8, 0.95)
-WARMUP_RATIO = 0.0          # fractions of the time budget
+WARMUP_RATIO = 0.0          # fractions of the budget
 WARMDOWN_RATIO = 0.5
 FINAL_LR_FRAC = 0.0
 
@@ -541,8 +542,14 @@ if device.type == "cuda":
 print(f"Warm-up (compile, allocation; weights restored afterwards): {time.time() - t_warm:.1f}s")
 
 # ---------------------------------------------------------------------------
-# Training loop: fixed wall-clock budget of timed steps
+# Training loop: a fixed budget of timed steps (seconds, or tokens in the token-budget mode)
 # ---------------------------------------------------------------------------
+
+by_tokens = BUDGET_MODE == "tokens" and TOKEN_BUDGET is not None
+if by_tokens:
+    print(f"Budget: {TOKEN_BUDGET:,} tokens (calibrated; {math.ceil(TOKEN_BUDGET / TOTAL_BATCH_SIZE)} steps)")
+elif BUDGET_MODE == "tokens":
+    print(f"Budget: calibrating — this run trains {TIME_BUDGET}s and records the tokens it trains as the budget")
 
 loader = make_dataloader(tokenizer, B, T, "train", device=device)
 gc.collect()
@@ -552,7 +559,10 @@ step, training_time, smooth_loss = 0, 0.0, 0.0
 step_times = []
 tokens_per_step = TOTAL_BATCH_SIZE
 while True:
-    progress = min(training_time / TIME_BUDGET, 1.0)
+    if by_tokens:
+        progress = min(step * tokens_per_step / TOKEN_BUDGET, 1.0)
+    else:
+        progress = min(training_time / TIME_BUDGET, 1.0)
     t0 = time.perf_counter()
     try:
         loss, epoch = train_step(loader, lr_multiplier(progress), muon_momentum(step), WEIGHT_DECAY * (1 - progress))
@@ -572,7 +582,13 @@ while True:
     print(f"step {step:05d} ({100 * progress:.1f}%) | loss: {debiased:.6f} | dt: {dt * 1000:.1f}ms | "
           f"tok/sec: {int(tokens_per_step / dt):,} | mfu: {mfu:.1f}% | epoch: {epoch} | remaining: {remaining:.0f}s", flush=True)
     step += 1
-    if training_time >= TIME_BUDGET:
+    if by_tokens:
+        if step * tokens_per_step >= TOKEN_BUDGET:
+            break
+        if training_time > 2 * TIME_BUDGET:
+            fail(f"the token budget needs more than twice the {TIME_BUDGET}s it was calibrated on; this change makes "
+                 "training too slow to compare.")
+    elif training_time >= TIME_BUDGET:
         break
 loader.close()
 gc.enable()
@@ -608,6 +624,10 @@ steady_mfu = 100 * flops_per_token * tokens_per_step / median / peak if peak els
 peak_vram_mb = torch.cuda.max_memory_allocated() / 1024 / 1024 if device.type == "cuda" else 0.0
 total_tokens = step * tokens_per_step
 total_seconds = t_end - t_start
+if BUDGET_MODE == "tokens" and TOKEN_BUDGET is None:
+    calibrated = prepare.record_token_budget(total_tokens)
+    print(f"Budget: calibrated {calibrated:,} tokens in {training_time:.1f}s, recorded in {prepare.PROTOCOL_PATH}; "
+          "every later run trains exactly this many tokens")
 
 print(f"Eval: {time.time() - t_eval:.1f}s on {prepare.EVAL_TOKENS:,} tokens")
 print("---")
@@ -631,4 +651,5 @@ print(f"METRIC peak_vram_mb={peak_vram_mb:.1f}")
 if peak:
     print(f"METRIC mfu_percent={steady_mfu:.2f}")
 print(f"METRIC num_steps={step}")
+print(f"METRIC total_tokens_M={total_tokens / 1e6:.6f}")
 print(f"METRIC step_ms_median={median * 1000:.1f}")

@@ -1,0 +1,44 @@
+"""The token-budget mode: the first run calibrates the tokens that fit in the time budget, and every
+later run trains exactly that many, whatever the speed of the machine at the time."""
+
+import json
+import re
+
+from ml_helpers import TINY_FLAGS, run_prepare
+from test_ml_train import run_train
+
+
+def summary(out, key):
+    return float(re.search(rf"^{key}:\s+(\S+)$", out, re.M).group(1))
+
+
+def test_token_budget_is_calibrated_once_then_fixed(tmp_path, tiny_corpus):
+    cache = tmp_path / "cache"
+    prepared = run_prepare(cache, "--source", "local", "--path", tiny_corpus, *TINY_FLAGS, "--budget", "tokens")
+    assert "token budget calibrated by the first run" in prepared.stdout
+    protocol = json.loads((cache / "protocol.json").read_text())
+    assert protocol["budget_mode"] == "tokens" and "token_budget" not in protocol
+
+    first = run_train(tmp_path, cache)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Budget: calibrating" in first.stdout
+    calibrated = json.loads((cache / "protocol.json").read_text())["token_budget"]
+    steps = summary(first.stdout, "num_steps")
+    assert calibrated == steps * 2**12  # the cpu profile's TOTAL_BATCH_SIZE
+
+    # a slower machine (or a slower change) still trains the same tokens, not fewer
+    slow = run_train(tmp_path, cache, edit=[("def sync():", "def sync():\n    time.sleep(0.05)")])
+    assert slow.returncode == 0, slow.stdout + slow.stderr
+    assert f"Budget: {calibrated:,} tokens (calibrated" in slow.stdout
+    assert summary(slow.stdout, "num_steps") == steps
+    assert json.loads((cache / "protocol.json").read_text())["token_budget"] == calibrated
+    metrics = dict(re.findall(r"^METRIC (\w+)=(\S+)$", slow.stdout, re.M))
+    assert round(float(metrics["total_tokens_M"]) * 1e6) == calibrated
+
+
+def test_budget_mode_is_part_of_the_protocol(tmp_path, tiny_corpus):
+    cache = tmp_path / "cache"
+    run_prepare(cache, "--source", "local", "--path", tiny_corpus, *TINY_FLAGS)
+    other = run_prepare(cache, "--source", "local", "--path", tiny_corpus, *TINY_FLAGS, "--budget", "tokens",
+                        check=False)
+    assert other.returncode != 0 and "budget_mode" in other.stderr and "--force" in other.stderr
