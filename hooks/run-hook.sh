@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fast gate for the autoresearch hooks: usage  run-hook.sh stop|session_start  (the hook JSON on stdin).
 # Most projects have no autoresearch session, so this looks for the session files with bash alone and
-# exits 0 silently when there are none; only then is Python started (hooks/<event>.py, same stdin).
+# exits 0 silently when there are none; only then is Python started (hooks/hook.py EVENT, same stdin).
 payload=$(cat)
 dirs=()
 if [[ $payload =~ \"cwd\"[[:space:]]*:[[:space:]]*\"([^\"\\]*)\" ]]; then
@@ -12,7 +12,7 @@ for dir in "${dirs[@]}"; do
   [[ -n $dir ]] || continue
   if [[ -f $dir/autoresearch.jsonl || -f $dir/.claude/autoresearch.local.md ]]; then
     here=$(dirname "${BASH_SOURCE[0]}")
-    exec python3 "$here/$1.py" <<<"$payload"
+    exec python3 "$here/hook.py" "$1" <<<"$payload"
   fi
 done
 exit 0

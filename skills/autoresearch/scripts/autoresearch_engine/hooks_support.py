@@ -1,7 +1,7 @@
 """What the Claude Code hooks decide: keep the loop going at Stop, bring the state back at SessionStart.
 
-The hooks run on every stop of every project, so the path without a session must be quick: it only
-looks for two files and returns, before anything else of the engine is imported.
+The hooks run on every stop of every project, so the path without a session must be quick:
+hooks/run-hook.sh looks for the two session files in bash and starts Python only when one is there.
 
 A session is active when the project's session folder holds autoresearch.jsonl, its last status
 marker is `running` (or there is none), and `.claude/autoresearch.local.md` does not say
@@ -19,8 +19,9 @@ import json
 import os
 from typing import Iterable, List, Optional
 
-LOG_NAME = "autoresearch.jsonl"
-CONFIG_RELPATH = os.path.join(".claude", "autoresearch.local.md")
+from .config import CONFIG_RELPATH, write_atomic
+from .workspace import LOG_NAME
+
 STATE_FILE = "autoresearch.hooks.json"
 
 BLOCK_CAP = 3  # blocks in a row, within one turn, without a new logged experiment
@@ -85,14 +86,6 @@ def _read_state(path: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _write_state(path: str, state: dict) -> None:
-    temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(state, handle)
-        handle.write("\n")
-    os.replace(temp, path)
-
-
 def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
     """The JSON to print for a Stop event: a block with the resume brief, or None to let the stop through."""
     project = find_project(candidate_dirs(payload, environ))
@@ -115,7 +108,7 @@ def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
         blocks = state.get("blocks", 0) if isinstance(state.get("blocks"), int) else 0
     if blocks >= BLOCK_CAP:
         return None  # the count stays at the cap until a new experiment is logged or a new turn starts
-    _write_state(active.state_path, {"blocks": blocks + 1, "logged": logged})
+    write_atomic(active.state_path, json.dumps({"blocks": blocks + 1, "logged": logged}) + "\n")
     brief = summary.resume_text(active.ws, active.loaded)
     left = "" if data["iterations_left"] is None else f" ({data['iterations_left']} runs left)"
     reason = (
