@@ -86,12 +86,14 @@ def _read_state(path: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _active_for(payload: dict, environ) -> Optional[Active]:
+    project = find_project(candidate_dirs(payload, environ))
+    return active_session(project) if project is not None else None
+
+
 def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
     """The JSON to print for a Stop event: a block with the resume brief, or None to let the stop through."""
-    project = find_project(candidate_dirs(payload, environ))
-    if project is None:
-        return None
-    active = active_session(project)
+    active = _active_for(payload, environ)
     if active is None:
         return None
     from . import summary
@@ -123,10 +125,7 @@ def session_start_context(payload: dict, environ=os.environ) -> Optional[dict]:
     """The JSON to print for SessionStart after compact or resume: the resume brief as added context."""
     if payload.get("source") not in ("compact", "resume"):
         return None
-    project = find_project(candidate_dirs(payload, environ))
-    if project is None:
-        return None
-    active = active_session(project)
+    active = _active_for(payload, environ)
     if active is None:
         return None
     from . import summary
