@@ -9,7 +9,7 @@ import sys
 import time
 from typing import List, Optional
 
-from . import __version__, config, experiment, gitops, jsonlog, metrics, records, session, summary
+from . import __version__, config, experiment, gitops, jsonlog, metrics, records, session, stats, summary
 from .errors import EngineError
 from .workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
 
@@ -157,8 +157,6 @@ def _run_line(result: dict, ws: Workspace) -> str:
         return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}{hint}"
     metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
     if result["best_before"] is not None and result["status"] != "checks_failed":
-        from . import stats
-
         change = stats.improvement_pct(result["best_before"], result["metric"], result["direction"])
         metric += f" ({'+' if change and change > 0 else ''}{change:.2f}% vs best)" if change is not None else ""
     checks = result.get("checks")

@@ -6,7 +6,7 @@ import json
 import os
 from typing import List, Optional
 
-from . import decide, experiment, gitops
+from . import decide, experiment, gitops, stats
 from .session import Session
 from .workspace import Workspace
 
@@ -59,8 +59,6 @@ def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
 
 
 def _improvement(segment) -> Optional[float]:
-    from . import stats
-
     return stats.improvement_pct(segment.baseline, segment.best, segment.direction)
 
 
