@@ -190,6 +190,18 @@ def test_init_keeps_session_files_out_of_git(session):
         assert name not in untracked
 
 
+def test_run_excludes_session_files_a_session_started_before_they_existed(session):
+    exclude = os.path.join(session.path, ".git", "info", "exclude")
+    with open(exclude) as handle:
+        lines = [line for line in handle.read().splitlines() if line != "/autoresearch.html"]
+    with open(exclude, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    session.write("autoresearch.html", "<html></html>\n")
+    assert "autoresearch.html" in session.git("status", "--porcelain")
+    session.engine("run")
+    assert "autoresearch.html" not in session.git("status", "--porcelain")
+
+
 def test_config_timeout_and_bad_config(session):
     session.write(".claude/autoresearch.local.md", "---\nbenchmark_timeout: 1\n---\n")
     session.write("autoresearch.sh", "sleep 20\n")

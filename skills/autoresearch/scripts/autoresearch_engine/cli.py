@@ -118,6 +118,9 @@ def cmd_run(args) -> int:
             exit_code=EXIT_LIMIT,
         )
     command = experiment.benchmark_command(ws, args.command)
+    repo = gitops.toplevel(ws.session_dir)
+    if repo:
+        gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
     timeout = args.timeout or ws.config.benchmark_timeout
     checks_timeout = args.checks_timeout or ws.config.checks_timeout
     settings = ws.config
