@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from autoresearch_engine import stats
-from conftest import SCRIPTS
+from engine_helpers import SCRIPTS
 
 LOG = os.path.join(SCRIPTS, "log-experiment.sh")
 PARSE = os.path.join(SCRIPTS, "parse-metrics.sh")

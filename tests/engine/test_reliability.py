@@ -7,7 +7,7 @@ import sys
 import textwrap
 import time
 
-from conftest import ENGINE, SCRIPTS
+from engine_helpers import ENGINE, SCRIPTS
 
 WORKERS = 8
 CALLS = 200

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ENGINE, engine, git
+from report_helpers import ENGINE, engine, git
 
 BENCHMARK = """#!/usr/bin/env bash
 set -e

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from chromium_cdp import CHROMIUM, Browser
-from conftest import HOSTILE, engine
+from report_helpers import HOSTILE, engine
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"headless Chromium is not installed at {CHROMIUM} (.ci/run installs it)")
@@ -126,7 +126,7 @@ def test_the_docs_figures_can_be_made_again(tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from report_helpers import REPO
     from matplotlib import image
 
     script = os.path.join(REPO, "scripts", "make_docs_screenshots.py")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ENGINE, HOSTILE, engine
+from report_helpers import ENGINE, HOSTILE, engine
 
 
 class Page(html.parser.HTMLParser):
@@ -183,7 +183,7 @@ def test_watch_rewrites_the_dashboard_until_interrupted(logged_session):
 @pytest.mark.parametrize("runs", [1, 3])
 def test_small_sessions(tmp_path, runs):
     """A session with only a baseline, or a few runs, still makes both files."""
-    from conftest import write_session
+    from report_helpers import write_session
 
     write_session(tmp_path, runs=runs, segments=1)
     engine(tmp_path, "report")
