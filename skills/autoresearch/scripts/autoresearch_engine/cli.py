@@ -338,11 +338,7 @@ def _restore(snapshot: dict) -> None:
             pass
         if data is None or current == data:
             continue
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temp = f"{path}.restore-{os.getpid()}"
-        with open(temp, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
+        config.write_atomic(path, data)
 
 
 # ---- status, resume, confidence, cancel ---------------------------------------------------------

@@ -185,11 +185,19 @@ def set_value(project_dir: str, key: str, value: str) -> str:
     return path
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, data) -> None:
+    """Replace `path` in one step (text or bytes): readers see the old file or the new one, never half."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.remove(temp)
+        except FileNotFoundError:
+            pass
+        raise

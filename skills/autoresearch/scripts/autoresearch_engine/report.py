@@ -15,6 +15,7 @@ from typing import Optional
 
 from . import jsonlog, records, stats
 from . import session as session_module
+from .config import write_atomic
 from .errors import EngineError
 from .workspace import open_workspace
 
@@ -101,20 +102,6 @@ def number(value, digits: int = 6) -> str:
 
 
 # ---- writing ----------------------------------------------------------------------------------
-
-def write_file(path: str, data: bytes) -> None:
-    """Replace `path` in one step: readers see the old file or the new one, never half of one."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        _remove(temp)
-        raise
-
 
 def _remove(path: str) -> None:
     try:
@@ -224,7 +211,7 @@ def write_reports(ws, out_dir: str, want_png: bool, refresh: int, watching: bool
                           "start one with 'autoresearch init'.")
     data = build(loaded, ws.log_path)
     html_path = os.path.join(out_dir, HTML_NAME)
-    write_file(html_path, report_html.render(data, refresh=refresh, watching=watching).encode("utf-8"))
+    write_atomic(html_path, report_html.render(data, refresh=refresh, watching=watching))
     png_path = os.path.join(out_dir, PNG_NAME)
     png = write_png(data, png_path) if want_png else None
     return {"html": html_path, "png": png_path if png else None, "png_missing": png is False,
