@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+
+import kernels
 import prepare
 from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
 
@@ -32,6 +34,7 @@ DEPTH = {"datacenter": 8, "consumer": 6, "cpu": 2}[PROFILE]
 ASPECT_RATIO = 64           # model_dim = DEPTH * ASPECT_RATIO, rounded up to a multiple of HEAD_DIM
 HEAD_DIM = 64 if PROFILE == "cpu" else 128
 WINDOW_PATTERN = "SSSL"     # per layer: L = full context, S = half context; the last layer is always L
+LOGIT_SOFTCAP = 15.0        # logits = c * tanh(logits / c)
 
 # Optimisation
 TOTAL_BATCH_SIZE = {"datacenter": 2**19, "consumer": 2**17, "cpu": 2**12}[PROFILE]  # tokens per step
@@ -50,7 +53,11 @@ FINAL_LR_FRAC = 0.0
 DEVICE = "auto"             # auto | cuda | mps | cpu
 COMPILE = None              # None = torch.compile on CUDA only
 COMPILE_MODE = None         # torch.compile mode, e.g. "max-autotune-no-cudagraphs" (slow to compile)
-ATTENTION = "auto"          # auto | fa3 | flex | sdpa
+# Fused CUDA kernels from kernels.py, each for the layer as written below: turn one off when you change its layer
+FUSED_MLP = True            # ReLU^2 inside the MLP's matrix products
+FUSED_ROPE_NORM = True      # rotary embedding + QK-norm
+FUSED_CE = True             # lm_head + soft-capped cross-entropy
+ATTENTION = "auto"          # auto | fa3 | cudnn | flex | sdpa
 CAUSAL_SDPA = True          # with flex: full-context layers use SDPA's causal kernel (faster on H100)
 FLEX_OPTIONS = {}           # kernel_options for flex_attention (block sizes etc.)
 SEED = 42
@@ -127,7 +134,12 @@ def pick_attention(device):
         except Exception as e:
             if want == "fa3":
                 fail(f"ATTENTION = 'fa3' but the FA3 kernel is not available offline ({type(e).__name__}); set ATTENTION = 'auto'.")
-    if device.type == "cuda" and want in ("auto", "flex", "fa3"):
+    if device.type == "cuda" and want in ("auto", "cudnn"):
+        if kernels.cudnn_available():
+            return "cudnn", kernels.cudnn_attention
+        if want == "cudnn":
+            fail("ATTENTION = 'cudnn' but cuDNN's attention is not available; pip install nvidia-cudnn-frontend or set ATTENTION = 'auto'.")
+    if device.type == "cuda" and want in ("auto", "flex", "fa3", "cudnn"):
         try:
             from torch.nn.attention.flex_attention import flex_attention  # noqa: F401
             return "flex", None
@@ -201,6 +213,8 @@ class Attention:
         if self.backend == "fa3":
             out = self.impl(q, k, v, causal=True, window_size=(window - 1 if window < T else -1, 0))
             return out[0] if isinstance(out, tuple) else out
+        if self.backend == "cudnn":
+            return self.impl(q.to(v.dtype), k.to(v.dtype), v, window)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         if self.backend == "flex" and not (CAUSAL_SDPA and window >= T):
             from torch.nn.attention.flex_attention import flex_attention
@@ -224,15 +238,20 @@ class CausalSelfAttention(nn.Module):
         self.ve_gate_channels = 32
         self.ve_gate = nn.Linear(self.ve_gate_channels, self.n_head, bias=False) if has_ve(layer_idx, config.n_layer) else None
 
-    def forward(self, x, ve, cos, sin, window, attn):
+    def forward(self, x, idx, ve_weight, cos, sin, window, attn):
         B, T, _ = x.shape
         q = self.c_q(x).view(B, T, self.n_head, self.head_dim)
         k = self.c_k(x).view(B, T, self.n_head, self.head_dim)
         v = self.c_v(x).view(B, T, self.n_head, self.head_dim)
-        if ve is not None:  # value embedding, mixed in by an input-dependent gate in (0, 2)
+        if ve_weight is not None:  # value embedding, mixed in by an input-dependent gate in (0, 2)
+            ve = F.embedding(idx, ve_weight).to(v.dtype)
             gate = 2 * torch.sigmoid(self.ve_gate(x[..., :self.ve_gate_channels]))
             v = v + gate.unsqueeze(-1) * ve.view(B, T, self.n_head, self.head_dim)
-        q, k = norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm
+        if FUSED_ROPE_NORM and kernels.TRITON and q.is_cuda:
+            c, s = cos[0, :, 0], sin[0, :, 0]
+            q, k = kernels.rope_norm(q, c, s), kernels.rope_norm(k, c, s)
+        else:
+            q, k = norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm
         y = attn(q, k, v, window)
         return self.c_proj(y.reshape(B, T, -1))
 
@@ -244,6 +263,10 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
 
     def forward(self, x):
+        if FUSED_MLP and kernels.TRITON and x.is_cuda and dtype == torch.bfloat16:  # dtype: set up below
+            w1, w2 = self.c_fc.weight.to(dtype), self.c_proj.weight.to(dtype)
+            y, _ = kernels.relu2_mlp(x.reshape(-1, x.size(-1)).to(dtype), w1, w2)
+            return y.view(x.shape)
         return self.c_proj(F.relu(self.c_fc(x)).square())
 
 
@@ -253,8 +276,9 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config, layer_idx)
         self.mlp = MLP(config)
 
-    def forward(self, x, ve, cos, sin, window, attn):
-        x = x + self.attn(norm(x), ve, cos, sin, window, attn)
+    def forward(self, x, x0, idx, resid_lambda, x0_lambda, ve_weight, cos, sin, window, attn):
+        x = resid_lambda.to(x.dtype) * x + x0_lambda.to(x.dtype) * x0
+        x = x + self.attn(norm(x), idx, ve_weight, cos, sin, window, attn)
         return x + self.mlp(norm(x))
 
 
@@ -307,17 +331,25 @@ class GPT(nn.Module):
         attn = sum(12 * h * q * min(w, t) for w in self.window_sizes)
         return 6 * (nparams - exclude) + attn
 
+    def embed(self, idx):
+        return norm(self.wte(idx).to(self.compute_dtype))
+
     def forward(self, idx, targets=None, reduction="mean"):
         T = idx.size(1)
-        cos, sin = self.cos[:, :T], self.sin[:, :T]
-        x = norm(self.wte(idx).to(self.compute_dtype))
-        x0 = x
+        cos, sin = self.cos[:, :T].to(self.compute_dtype), self.sin[:, :T].to(self.compute_dtype)
+        x = x0 = self.embed(idx)
         for i, block in enumerate(self.blocks):
-            x = self.resid_lambdas[i].to(x.dtype) * x + self.x0_lambdas[i].to(x.dtype) * x0
-            ve = self.value_embeds[str(i)](idx).to(self.compute_dtype) if str(i) in self.value_embeds else None
-            x = block(x, ve, cos, sin, self.window_sizes[i], self.attn)
+            ve = self.value_embeds[str(i)].weight if str(i) in self.value_embeds else None
+            x = block(x, x0, idx, self.resid_lambdas[i], self.x0_lambdas[i], ve, cos, sin, self.window_sizes[i], self.attn)
+        return self.head(x, targets, reduction)
+
+    def head(self, x, targets, reduction):
+        if FUSED_CE and kernels.TRITON and x.is_cuda and targets is not None and self.compute_dtype == torch.bfloat16:
+            x = norm(x).reshape(-1, x.size(-1)).to(self.compute_dtype)
+            loss = kernels.lm_head_ce(x, self.lm_head.weight.to(self.compute_dtype), targets.reshape(-1), LOGIT_SOFTCAP)
+            return loss if reduction == "none" else loss.mean()
         logits = self.lm_head(norm(x)).float()
-        logits = 15.0 * torch.tanh(logits / 15.0)  # soft-cap
+        logits = LOGIT_SOFTCAP * torch.tanh(logits / LOGIT_SOFTCAP)
         if targets is None:
             return logits
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction="none")
@@ -365,6 +397,12 @@ def muon_update(grads, params, momentum_buf, second_buf, momentum, lr, wd, beta2
     params.sub_(lr * g + lr * wd * params * mask)
 
 
+def muon_step(grads, params, momentum_bufs, second_bufs, lrs, momentum, wd, beta2, ns_dtype: torch.dtype):
+    """Muon on every group of same-shape matrices (one list entry per group): one compiled graph."""
+    for g, p, m, s, lr in zip(grads, params, momentum_bufs, second_bufs, lrs):
+        muon_update(g, p, m, s, momentum, lr, wd, beta2, ns_dtype)
+
+
 class MuonAdamW:
     def __init__(self, model, device, compile_step):
         d = model.config.n_embd
@@ -392,27 +430,28 @@ class MuonAdamW:
             g["initial_lr"] = g["lr"]
         self.ns_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         self.compiled = compile_step
-        self.step_fn = torch.compile(muon_update, dynamic=False, fullgraph=True) if compile_step else muon_update
-        self.t = {k: torch.tensor(0.0) for k in ("momentum", "lr", "wd", "beta2")}
+        self.step_fn = torch.compile(muon_step, dynamic=False, fullgraph=True) if compile_step else muon_step
+        # compiled: hyperparameters as 0-d CPU tensors, so new values do not trigger recompilation
+        self.t = {k: torch.tensor(0.0) for k in ["momentum", "wd", "beta2"] + [f"lr{i}" for i in range(len(self.groups))]}
 
     @torch.no_grad()
     def step(self, lr_mult, momentum, wd):
         for g in self.adam.param_groups:
             g["lr"] = g["initial_lr"] * lr_mult
         self.adam.step()
-        for g in self.groups:
-            ps = g["params"]
-            lr = MATRIX_LR * lr_mult * g["lr_scale"]
-            if self.compiled:  # 0-d CPU tensors: new values do not trigger recompilation
-                for k, val in (("momentum", momentum), ("lr", lr), ("wd", wd), ("beta2", 0.95)):
-                    self.t[k].fill_(val)
-                momentum_, lr_, wd_, beta2_ = self.t["momentum"], self.t["lr"], self.t["wd"], self.t["beta2"]
-            else:
-                momentum_, lr_, wd_, beta2_ = momentum, lr, wd, 0.95
-            stacked = torch.stack(ps)
-            self.step_fn(torch.stack([p.grad for p in ps]), stacked, g["mom"], g["second"],
-                         momentum_, lr_, wd_, beta2_, self.ns_dtype)
-            torch._foreach_copy_(ps, list(stacked.unbind(0)))
+        values = dict(momentum=momentum, wd=wd, beta2=0.95)
+        values.update({f"lr{i}": MATRIX_LR * lr_mult * g["lr_scale"] for i, g in enumerate(self.groups)})
+        if self.compiled:
+            for k, val in values.items():
+                self.t[k].fill_(val)
+            values = self.t
+        stacks = [torch.stack(g["params"]) for g in self.groups]
+        self.step_fn([torch.stack([p.grad for p in g["params"]]) for g in self.groups], stacks,
+                     [g["mom"] for g in self.groups], [g["second"] for g in self.groups],
+                     [values[f"lr{i}"] for i in range(len(self.groups))], values["momentum"], values["wd"],
+                     values["beta2"], self.ns_dtype)
+        for g, stacked in zip(self.groups, stacks):
+            torch._foreach_copy_(g["params"], list(stacked.unbind(0)))
 
     def reset_state(self):
         self.adam.state.clear()
@@ -523,6 +562,7 @@ def sync():
 # Warm-up: compile and allocate on real batches, then restore the initial weights and
 # optimizer state and restart the data, so that untimed steps are not free training.
 t_warm = time.time()
+print(f"Startup (data, tokenizer, model): {t_warm - t_start:.1f}s")
 initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
 try:
     warm_loader = make_dataloader(tokenizer, B, T, "train", device=device)

@@ -1,0 +1,111 @@
+"""kernels.py on the CPU: the Triton kernels run in Triton's interpreter (TRITON_INTERPRET=1, float32)
+and must match float64 references, forward and backward. The cuDNN path needs a GPU; here it must
+report itself unavailable without raising."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ml_helpers import ASSETS
+
+pytest.importorskip("triton")
+
+CHECK = r"""
+import json, sys
+import torch
+sys.path.insert(0, sys.argv[1])
+import kernels
+
+torch.manual_seed(0)
+out = {}
+
+def rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+# ReLU^2 MLP: one shape that fills whole tiles, one that does not
+for M, K, N in ((512, 128, 256), (300, 64, 200)):
+    x = torch.randn(M, K, requires_grad=True)
+    w1 = (torch.randn(N, K) / K ** 0.5).requires_grad_()
+    w2 = (torch.randn(K, N) / N ** 0.5).requires_grad_()
+    gy = torch.randn(M, K)
+    y, post = kernels.relu2_mlp(x, w1, w2)
+    y.backward(gy)
+    xr, w1r, w2r = (t.detach().double().requires_grad_() for t in (x, w1, w2))
+    pre = xr @ w1r.t()
+    yr = torch.relu(pre).square() @ w2r.t()
+    yr.backward(gy.double())
+    out[f"mlp {M}x{K}x{N}"] = [rel(y, yr), rel(post, torch.relu(pre).square()), rel(x.grad, xr.grad),
+                               rel(w1.grad, w1r.grad), rel(w2.grad, w2r.grad)]
+
+# rotary + RMS norm of a (B, T, H, D) tensor
+B, T, H, D = 2, 24, 4, 16
+x = torch.randn(B, T, H, D, requires_grad=True)
+ang = torch.outer(torch.arange(T, dtype=torch.float64), 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.float64) / D)))
+cos, sin = ang.cos(), ang.sin()
+y = kernels.rope_norm(x, cos.float(), sin.float())
+g = torch.randn(B, T, H, D)
+y.backward(g)
+xr = x.detach().double().requires_grad_()
+c, s, h = cos[None, :, None, :], sin[None, :, None, :], D // 2
+yr = torch.cat([xr[..., :h] * c + xr[..., h:] * s, xr[..., h:] * c - xr[..., :h] * s], -1)
+yr = torch.nn.functional.rms_norm(yr, (D,), eps=torch.finfo(torch.float32).eps)
+yr.backward(g.double())
+out["rope_norm"] = [rel(y, yr), rel(x.grad, xr.grad)]
+
+# LM head + soft-capped cross-entropy, ignored targets, a non-uniform upstream gradient;
+# the one-block path and the two-pass path (rows longer than max_block)
+for V, max_block in ((512, 8192), (1000, 256)):
+    kernels.CE_CONFIG["max_block"] = max_block
+    N, Dm = 67, 32
+    x = torch.randn(N, Dm, requires_grad=True)
+    w = (torch.randn(V, Dm) * 2).requires_grad_()
+    t = torch.randint(0, V, (N,))
+    t[::7] = -1
+    g = torch.rand(N) - 0.3
+    loss = kernels.lm_head_ce(x, w, t, 15.0)
+    loss.backward(g)
+    xr, wr = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    logits = 15.0 * torch.tanh((xr @ wr.t()) / 15.0)
+    lr = torch.nn.functional.cross_entropy(logits, t, ignore_index=-1, reduction="none")
+    lr.backward(g.double())
+    out[f"ce V={V} block={max_block}"] = [rel(loss, lr), rel(x.grad, xr.grad), rel(w.grad, wr.grad),
+                                          float(loss[t == -1].abs().max())]
+
+out["cudnn_available"] = kernels.cudnn_available()
+out["cuda"] = torch.cuda.is_available()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    script = tmp_path_factory.mktemp("kernels") / "check.py"
+    script.write_text(CHECK)
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    proc = subprocess.run([sys.executable, str(script), ASSETS], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_relu2_mlp_matches_float64(results):
+    for shape in ("mlp 512x128x256", "mlp 300x64x200"):
+        assert max(results[shape]) < 1e-5, (shape, results[shape])
+
+
+def test_rope_norm_matches_float64(results):
+    assert max(results["rope_norm"]) < 1e-5, results["rope_norm"]
+
+
+def test_lm_head_ce_matches_float64_and_ignores_masked_targets(results):
+    for case in ("ce V=512 block=8192", "ce V=1000 block=256"):
+        loss_err, dx_err, dw_err, ignored = results[case]
+        assert max(loss_err, dx_err, dw_err) < 1e-5, (case, results[case])
+        assert ignored == 0.0
+
+
+def test_cudnn_attention_reports_unavailable_without_a_gpu(results):
+    if results["cuda"]:
+        pytest.skip("a GPU is visible")
+    assert results["cudnn_available"] is False
