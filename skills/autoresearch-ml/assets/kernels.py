@@ -227,10 +227,12 @@ if triton is not None:
         cols = tl.arange(0, BLOCK)
         base = l_ptr + row.to(tl.int64) * stride  # N * V can exceed 2^31
         tgt = tl.load(tgt_ptr + row)
+        if ONE_BLOCK:  # the row is read once and stays in registers; its load is issued first
+            l = tl.load(base + cols, mask=cols < V, other=0.0)
         valid = tgt >= 0
         zt, rt = _softcap(tl.load(base + tgt, mask=valid, other=0.0).to(tl.float32), k, c2, FAST)
-        if ONE_BLOCK:  # the row is read once and stays in registers
-            z, r = _softcap(tl.load(base + cols, mask=cols < V, other=0.0).to(tl.float32), k, c2, FAST)
+        if ONE_BLOCK:
+            z, r = _softcap(l.to(tl.float32), k, c2, FAST)
             z = tl.where(cols < V, z, float("-inf"))
             m = c2 if CAP_SHIFT else tl.max(z, 0)  # z <= c2 < 60: exp2(z - c2) stays a normal float, no row max needed
             e = tl.exp2(z - m)
