@@ -1,4 +1,4 @@
-"""kernels.py on the CPU: the Triton kernels run in Triton's interpreter (TRITON_INTERPRET=1, float32)
+"""gpu_kernels.py on the CPU: the Triton kernels run in Triton's interpreter (TRITON_INTERPRET=1, float32)
 and must match float64 references, forward and backward. The cuDNN path needs a GPU; here it must
 report itself unavailable without raising."""
 import json
@@ -16,7 +16,7 @@ CHECK = r"""
 import json, sys
 import torch
 sys.path.insert(0, sys.argv[1])
-import kernels
+import gpu_kernels
 
 torch.manual_seed(0)
 out = {}
@@ -30,7 +30,7 @@ for M, K, N in ((512, 128, 256), (300, 64, 200)):
     w1 = (torch.randn(N, K) / K ** 0.5).requires_grad_()
     w2 = (torch.randn(K, N) / N ** 0.5).requires_grad_()
     gy = torch.randn(M, K)
-    y, post = kernels.relu2_mlp(x, w1, w2)
+    y, post = gpu_kernels.relu2_mlp(x, w1, w2)
     y.backward(gy)
     xr, w1r, w2r = (t.detach().double().requires_grad_() for t in (x, w1, w2))
     pre = xr @ w1r.t()
@@ -44,7 +44,7 @@ B, T, H, D = 2, 24, 4, 16
 x = torch.randn(B, T, H, D, requires_grad=True)
 ang = torch.outer(torch.arange(T, dtype=torch.float64), 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.float64) / D)))
 cos, sin = ang.cos(), ang.sin()
-y = kernels.rope_norm(x, cos.float(), sin.float())
+y = gpu_kernels.rope_norm(x, cos.float(), sin.float())
 g = torch.randn(B, T, H, D)
 y.backward(g)
 xr = x.detach().double().requires_grad_()
@@ -57,14 +57,14 @@ out["rope_norm"] = [rel(y, yr), rel(x.grad, xr.grad)]
 # LM head + soft-capped cross-entropy, ignored targets, a non-uniform upstream gradient;
 # the one-block path and the two-pass path (rows longer than max_block)
 for V, max_block in ((512, 8192), (1000, 256)):
-    kernels.CE_CONFIG["max_block"] = max_block
+    gpu_kernels.CE_CONFIG["max_block"] = max_block
     N, Dm = 67, 32
     x = torch.randn(N, Dm, requires_grad=True)
     w = (torch.randn(V, Dm) * 2).requires_grad_()
     t = torch.randint(0, V, (N,))
     t[::7] = -1
     g = torch.rand(N) - 0.3
-    loss = kernels.lm_head_ce(x, w, t, 15.0)
+    loss = gpu_kernels.lm_head_ce(x, w, t, 15.0)
     loss.backward(g)
     xr, wr = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
     logits = 15.0 * torch.tanh((xr @ wr.t()) / 15.0)
@@ -73,7 +73,7 @@ for V, max_block in ((512, 8192), (1000, 256)):
     out[f"ce V={V} block={max_block}"] = [rel(loss, lr), rel(x.grad, xr.grad), rel(w.grad, wr.grad),
                                           float(loss[t == -1].abs().max())]
 
-out["cudnn_available"] = kernels.cudnn_available()
+out["cudnn_available"] = gpu_kernels.cudnn_available()
 out["cuda"] = torch.cuda.is_available()
 print(json.dumps(out))
 """

@@ -16,7 +16,7 @@ SUMMARY_KEYS = ["val_bpb", "training_seconds", "total_seconds", "peak_vram_mb", 
 def run_train(tmp_path, cache, edit=(), timeout=240):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    for name in ("prepare.py", "train.py", "kernels.py"):
+    for name in ("prepare.py", "train.py", "gpu_kernels.py"):
         shutil.copy(os.path.join(ASSETS, name), work / name)
     edit = list(edit)
     if not any(a == 'DEVICE = "auto"' for a, _ in edit):

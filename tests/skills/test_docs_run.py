@@ -11,7 +11,7 @@ import pytest
 from skilldocs import (REPO, bash_blocks, install_skill_alone, install_skill_md_only, make_clone, make_git_remote,
                        make_project, plugin_repository, read, run_block, run_doc)
 
-ML_TEMPLATE = ("prepare.py", "train.py", "kernels.py", "program.md", "pyproject.toml")
+ML_TEMPLATE = ("prepare.py", "train.py", "gpu_kernels.py", "program.md", "pyproject.toml")
 LAYOUTS = ("plugin-root", "skills-add", "clone-and-copy")
 
 

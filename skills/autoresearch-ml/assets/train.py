@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-import kernels
+import gpu_kernels
 import prepare
 from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
 
@@ -53,7 +53,7 @@ FINAL_LR_FRAC = 0.0
 DEVICE = "auto"             # auto | cuda | mps | cpu
 COMPILE = None              # None = torch.compile on CUDA only
 COMPILE_MODE = None         # torch.compile mode, e.g. "max-autotune-no-cudagraphs" (slow to compile)
-# Fused CUDA kernels from kernels.py, each for the layer as written below: turn one off when you change its layer
+# Fused CUDA kernels from gpu_kernels.py, each for the layer as written below: turn one off when you change its layer
 FUSED_MLP = True            # ReLU^2 inside the MLP's matrix products
 FUSED_ROPE_NORM = True      # rotary embedding + QK-norm
 FUSED_CE = True             # lm_head + soft-capped cross-entropy
@@ -122,8 +122,9 @@ def peak_flops(device, dtype):
 
 
 def pick_attention(device):
-    """(name, impl). FA3 via `kernels` on Hopper if already cached, else flex-attention on
-    CUDA, else SDPA. Never touches the network."""
+    """(name, impl). FA3 through the `kernels` package on Hopper if already cached, else cuDNN
+    (gpu_kernels.py, needs nvidia-cudnn-frontend), else flex-attention on CUDA, else SDPA.
+    Never touches the network."""
     want = ATTENTION
     if device.type == "cuda" and want in ("auto", "fa3") and torch.cuda.get_device_capability(device)[0] == 9:
         try:
@@ -135,8 +136,8 @@ def pick_attention(device):
             if want == "fa3":
                 fail(f"ATTENTION = 'fa3' but the FA3 kernel is not available offline ({type(e).__name__}); set ATTENTION = 'auto'.")
     if device.type == "cuda" and want in ("auto", "cudnn"):
-        if kernels.cudnn_available():
-            return "cudnn", kernels.cudnn_attention
+        if gpu_kernels.cudnn_available():
+            return "cudnn", gpu_kernels.cudnn_attention
         if want == "cudnn":
             fail("ATTENTION = 'cudnn' but cuDNN's attention is not available; pip install nvidia-cudnn-frontend or set ATTENTION = 'auto'.")
     if device.type == "cuda" and want in ("auto", "flex", "fa3", "cudnn"):
@@ -247,9 +248,9 @@ class CausalSelfAttention(nn.Module):
             ve = F.embedding(idx, ve_weight).to(v.dtype)
             gate = 2 * torch.sigmoid(self.ve_gate(x[..., :self.ve_gate_channels]))
             v = v + gate.unsqueeze(-1) * ve.view(B, T, self.n_head, self.head_dim)
-        if FUSED_ROPE_NORM and kernels.TRITON and q.is_cuda:
+        if FUSED_ROPE_NORM and gpu_kernels.TRITON and q.is_cuda:
             c, s = cos[0, :, 0], sin[0, :, 0]
-            q, k = kernels.rope_norm(q, c, s), kernels.rope_norm(k, c, s)
+            q, k = gpu_kernels.rope_norm(q, c, s), gpu_kernels.rope_norm(k, c, s)
         else:
             q, k = norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm
         y = attn(q, k, v, window)
@@ -263,9 +264,9 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
 
     def forward(self, x):
-        if FUSED_MLP and kernels.TRITON and x.is_cuda and dtype == torch.bfloat16:  # dtype: set up below
+        if FUSED_MLP and gpu_kernels.TRITON and x.is_cuda and dtype == torch.bfloat16:  # dtype: set up below
             w1, w2 = self.c_fc.weight.to(dtype), self.c_proj.weight.to(dtype)
-            y, _ = kernels.relu2_mlp(x.reshape(-1, x.size(-1)).to(dtype), w1, w2)
+            y, _ = gpu_kernels.relu2_mlp(x.reshape(-1, x.size(-1)).to(dtype), w1, w2)
             return y.view(x.shape)
         return self.c_proj(F.relu(self.c_fc(x)).square())
 
@@ -344,9 +345,9 @@ class GPT(nn.Module):
         return self.head(x, targets, reduction)
 
     def head(self, x, targets, reduction):
-        if FUSED_CE and kernels.TRITON and x.is_cuda and targets is not None and self.compute_dtype == torch.bfloat16:
+        if FUSED_CE and gpu_kernels.TRITON and x.is_cuda and targets is not None and self.compute_dtype == torch.bfloat16:
             x = norm(x).reshape(-1, x.size(-1)).to(self.compute_dtype)
-            loss = kernels.lm_head_ce(x, self.lm_head.weight.to(self.compute_dtype), targets.reshape(-1), LOGIT_SOFTCAP)
+            loss = gpu_kernels.lm_head_ce(x, self.lm_head.weight.to(self.compute_dtype), targets.reshape(-1), LOGIT_SOFTCAP)
             return loss if reduction == "none" else loss.mean()
         logits = self.lm_head(norm(x)).float()
         logits = LOGIT_SOFTCAP * torch.tanh(logits / LOGIT_SOFTCAP)

@@ -1,5 +1,5 @@
 """
-kernels.py - fast CUDA kernels for train.py's default architecture. Fixed like prepare.py: the agent
+gpu_kernels.py - fast CUDA kernels for train.py's default architecture. Fixed like prepare.py: the agent
 edits train.py only, and turns a kernel off there (FUSED_MLP, FUSED_ROPE_NORM, FUSED_CE, ATTENTION)
 when it changes the layer the kernel implements.
 
