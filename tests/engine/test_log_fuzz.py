@@ -78,7 +78,7 @@ def test_invalid_metric_appends_nothing(tmp_path, metric):
     path.unlink()
 
 
-invalid_objects = st.sampled_from(["[1,2]", "1", '"text"', "{", '{"a": NaN}', '{"a": Infinity}', "null", "{'a': 1}"]) | st.text(min_size=1, max_size=12).filter(
+invalid_objects = st.sampled_from(["[1,2]", "1", '"text"', "{", '{"a": NaN}', '{"a": Infinity}', "null", "{'a': 1}", "--"]) | st.text(min_size=1, max_size=12).filter(
     lambda t: not _is_json_object(t))  # an empty --asi means "no ASI", as in the seed
 
 

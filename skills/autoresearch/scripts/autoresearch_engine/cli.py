@@ -535,6 +535,8 @@ def _attach_values(argv: List[str], parser: argparse.ArgumentParser) -> List[str
             out.extend(argv[i:])
             break
         if token in takes_value and i + 1 < len(argv):
+            if argv[i + 1] == "--":  # argparse would drop it and take an empty value
+                parser.error(f"{token} needs a value, not '--'; write {token}=VALUE")
             out.append(f"{token}={argv[i + 1]}")
             i += 2
             continue
