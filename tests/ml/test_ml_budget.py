@@ -26,8 +26,10 @@ def test_token_budget_is_calibrated_once_then_fixed(tmp_path, tiny_corpus):
     steps = summary(first.stdout, "num_steps")
     assert calibrated == steps * 2**12  # the cpu profile's TOTAL_BATCH_SIZE
 
-    # a slower machine (or a slower change) still trains the same tokens, not fewer
-    slow = run_train(tmp_path, cache, edit=[("def sync():", "def sync():\n    time.sleep(0.05)")])
+    # a slower machine (or a slower change) still trains the same tokens, not fewer: each step
+    # half as slow again as this machine's, under the guard that fails a run needing twice the time
+    delay = 0.5 * summary(first.stdout, "step_ms_median") / 1000
+    slow = run_train(tmp_path, cache, edit=[("def sync():", f"def sync():\n    time.sleep({delay:.4f})")])
     assert slow.returncode == 0, slow.stdout + slow.stderr
     assert f"Budget: {calibrated:,} tokens (calibrated" in slow.stdout
     assert summary(slow.stdout, "num_steps") == steps
