@@ -12,6 +12,7 @@ Each is a torch.library custom op with a fake kernel and an autograd formula, so
 treats it as one opaque node. Importing this file never fails: without Triton or a GPU the ops
 are simply not used (TRITON is False; cudnn_available() is False).
 """
+import atexit
 import ctypes
 import glob
 import math
@@ -37,7 +38,11 @@ TRITON = triton is not None and torch.cuda.is_available()
 # relu(x @ w1.T)^2 without storing the pre-activation; backward: one kernel computes
 # (gy @ w2) * 2 * relu(pre), with relu(pre) recovered as sqrt(post). Weight and input
 # gradients go through cuBLAS. If you change the MLP's activation, set FUSED_MLP = False.
-MLP_KERNEL_CONFIG = dict(BM=256, BN=128, BK=64, num_warps=8, num_stages=3)  # fastest of 7 on an H100
+# Tile configurations, fastest first: the first is the fastest of 7 on an H100 (144 KB of shared
+# memory); GPUs with less shared memory per block (consumer cards: about 100 KB) take the next.
+MLP_KERNEL_CONFIGS = [dict(BM=256, BN=128, BK=64, num_warps=8, num_stages=3),
+                      dict(BM=128, BN=128, BK=64, num_warps=8, num_stages=2)]
+_mlp_config = {}  # device index -> the configuration that launched there
 
 if triton is not None:
     @triton.jit
@@ -74,14 +79,22 @@ if triton is not None:
 
 def mm_act(a, b, epilogue, aux=None):
     """(M, K) @ (K, N) with the epilogue above; any strides."""
-    cfg = dict(MLP_KERNEL_CONFIG)
-    BM, BN, BK = cfg.pop("BM"), cfg.pop("BN"), cfg.pop("BK")
     (M, K), N = a.shape, b.shape[1]
     c = torch.empty((M, N), device=a.device, dtype=a.dtype)
-    grid = (triton.cdiv(M, BM) * triton.cdiv(N, BN),)
-    _mm_act_kernel[grid](a, b, c, c if aux is None else aux, M, N, K, a.stride(0), a.stride(1), b.stride(0),
-                         b.stride(1), c.stride(0), c.stride(1), EPILOGUE=epilogue, EVEN=M % BM == 0 and N % BN == 0 and K % BK == 0, BM=BM, BN=BN, BK=BK, **cfg)
-    return c
+    known = _mlp_config.get(a.device.index)
+    for cfg in [known] if known else MLP_KERNEL_CONFIGS:
+        cfg = dict(cfg)
+        BM, BN, BK = cfg.pop("BM"), cfg.pop("BN"), cfg.pop("BK")
+        grid = (triton.cdiv(M, BM) * triton.cdiv(N, BN),)
+        try:
+            _mm_act_kernel[grid](a, b, c, c if aux is None else aux, M, N, K, a.stride(0), a.stride(1), b.stride(0),
+                                 b.stride(1), c.stride(0), c.stride(1), EPILOGUE=epilogue,
+                                 EVEN=M % BM == 0 and N % BN == 0 and K % BK == 0, BM=BM, BN=BN, BK=BK, **cfg)
+        except triton.runtime.errors.OutOfResources:
+            continue
+        _mlp_config[a.device.index] = dict(cfg, BM=BM, BN=BN, BK=BK)
+        return c
+    raise RuntimeError("no MLP kernel configuration fits this GPU's shared memory; set FUSED_MLP = False in train.py.")
 
 
 @torch.library.custom_op("autoresearch::relu2_mlp", mutates_args=())
@@ -362,10 +375,29 @@ def _load():
     return _cudnn
 
 
+_trial = {}  # device index -> whether a small forward + backward ran there
+
+
+@atexit.register
+def _release_graphs():  # before interpreter teardown, or the bindings report the cached graphs as leaks
+    _graphs.clear()
+    getattr(_tls, "handles", {}).clear()
+
+
 def cudnn_available() -> bool:
+    """The frontend loads and this GPU builds and runs a small sliding-window forward + backward."""
+    global _load_error
     try:
-        return _load() is not None
-    except Exception:  # noqa: BLE001
+        if _load() is None:
+            return False
+        dev = torch.cuda.current_device()
+        if dev not in _trial:
+            q, k, v = (torch.randn(1, 128, 2, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+            cudnn_attention(q, k, v, 64).sum().backward()
+            _trial[dev] = bool(torch.isfinite(q.grad).all())
+        return _trial[dev]
+    except Exception as e:  # noqa: BLE001
+        _load_error = e
         return False
 
 
@@ -464,11 +496,6 @@ def _run(kind, ts, window):
     workspace = torch.empty(max(ws, 1), dtype=torch.uint8, device=q.device)
     bufs = [t if n == "stats" else t.transpose(1, 2) for n, t in ts.items()]  # views matching the declared dims
     g.execute(bufs, workspace, handle=handle, tensor_uids=uids)
-
-
-def plans():
-    """{cache key: plan description} of the graphs built so far (for reports)."""
-    return {k: v[3] for k, v in _graphs.items()}
 
 
 def _effective(window, T):
