@@ -20,7 +20,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 import gpu_kernels
 import prepare
 from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
@@ -332,13 +331,10 @@ class GPT(nn.Module):
         attn = sum(12 * h * q * min(w, t) for w in self.window_sizes)
         return 6 * (nparams - exclude) + attn
 
-    def embed(self, idx):
-        return norm(self.wte(idx).to(self.compute_dtype))
-
     def forward(self, idx, targets=None, reduction="mean"):
         T = idx.size(1)
         cos, sin = self.cos[:, :T].to(self.compute_dtype), self.sin[:, :T].to(self.compute_dtype)
-        x = x0 = self.embed(idx)
+        x = x0 = norm(self.wte(idx).to(self.compute_dtype))
         for i, block in enumerate(self.blocks):
             ve = self.value_embeds[str(i)].weight if str(i) in self.value_embeds else None
             x = block(x, x0, idx, self.resid_lambdas[i], self.x0_lambdas[i], ve, cos, sin, self.window_sizes[i], self.attn)
