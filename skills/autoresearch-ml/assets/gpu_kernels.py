@@ -126,7 +126,6 @@ def _relu2_mlp_backward(ctx, gy, _):
 relu2_mlp.register_autograd(_relu2_mlp_backward, setup_context=_relu2_mlp_setup)
 
 
-
 # ---------------------------------------------------------------------------
 # Rotary embedding + RMS norm (QK-norm)
 # ---------------------------------------------------------------------------
@@ -205,7 +204,6 @@ def _rope_norm_backward(ctx, g):
 
 
 rope_norm.register_autograd(_rope_norm_backward, setup_context=_rope_norm_setup)
-
 
 
 # ---------------------------------------------------------------------------
