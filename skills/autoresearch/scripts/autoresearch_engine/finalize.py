@@ -7,23 +7,18 @@ branches appear only once every commit is built, and the checks run in temporary
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import gitops, jsonlog, runner
+from . import gitops, runner
 from . import session as session_module
 from .errors import EngineError
 from .report import short
-from .workspace import CHECKS_SCRIPT, open_workspace
-
-EXIT_CHECKS_FAILED = 1
 
 
 @dataclass
@@ -263,6 +258,19 @@ def _fmt(value) -> str:
     return "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
+def create_branches(repo: str, groups: List[Group]) -> None:
+    """Point a new branch at each group's commit: all of them, or none when one cannot be made."""
+    created = []
+    try:
+        for group in groups:
+            _checked(_git(repo, "update-ref", f"refs/heads/{group.branch}", group.commit, ""), "update-ref")
+            created.append(group.branch)
+    except EngineError:
+        for made in created:
+            _git(repo, "update-ref", "-d", f"refs/heads/{made}")
+        raise
+
+
 def slug(text: str) -> str:
     value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return value[:40].strip("-") or "session"
@@ -284,99 +292,6 @@ def run_checks(repo: str, session_rel: str, script: str, commit: str, timeout: f
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-# ---- the command --------------------------------------------------------------------------------
-
-def cmd_finalize(args) -> int:
-    ws = open_workspace(args.dir, args.file)
-    repo = gitops.toplevel(ws.session_dir)
-    if not repo:
-        raise EngineError("this folder is not a git repository, so there are no experiment commits to finalize.")
-    if args.squash and args.group:
-        raise EngineError("--squash makes one branch of every kept change; leave out --group with it.")
-    branch = gitops.git(repo, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
-    if not branch:
-        raise EngineError("HEAD is detached; check out the session branch before 'autoresearch finalize'.")
-    session_rel = os.path.relpath(ws.session_dir, repo)
-    dirty = [path for code, path in gitops.porcelain(repo)
-             if code != "??" and not gitops.is_session_path(path, session_rel)]
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise EngineError(f"the working tree has uncommitted changes ({shown}); commit or stash them first.")
-    loaded = session_module.load(jsonlog.read_log(ws.log_path))
-    if not loaded.exists:
-        raise EngineError(f"{ws.log_path} holds no session, so there is nothing to finalize.")
-    base = find_base(repo, branch, args.base)
-    found = gitops.git(repo, "merge-base", "HEAD", base, check=False)
-    if found.returncode != 0:
-        raise EngineError(f"{branch} and {base} share no history; pass the branch the session started from with --base.")
-    merge_base = found.stdout.strip()
-    history = branch_history(repo, merge_base)
-    if not history:
-        raise EngineError(f"{branch} has no commits beyond {base}; check out the session branch, or pass --base.")
-    kept, notes = kept_experiments(repo, loaded, history)
-    if not kept:
-        raise EngineError(f"{branch} holds no kept experiment after {base}, so there is nothing to finalize.")
-    groups = [Group(kept)] if args.squash else requested_groups(kept, args.group) if args.group else propose_groups(kept)
-
-    name = (loaded.current.config or {}).get("name") or "autoresearch session"
-    prefix = args.prefix or f"autoresearch/final/{slug(name)}"
-    for number, group in enumerate(groups, start=1):
-        group.branch = prefix if args.squash else f"{prefix}-{number}"
-        if gitops.git(repo, "check-ref-format", "--branch", group.branch, check=False).returncode != 0:
-            raise EngineError(f"{group.branch!r} is not a valid branch name; pass another --prefix.")
-        if gitops.resolve(repo, f"refs/heads/{group.branch}"):
-            raise EngineError(f"the branch {group.branch} exists already; delete it (git branch -D {group.branch}) "
-                              "or pass another --prefix.")
-        group.message = commit_message(group, name, branch, args.squash)
-        group.commit = build_commit(repo, merge_base, group, group.message)
-
-    print(plan_text(branch, base, merge_base, kept, groups, notes, args.squash))
-    if args.dry_run:
-        return 0
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise EngineError(f"nothing created: confirm with --yes to create {len(groups)} branch(es) "
-                              "(or --dry-run to only see the plan).")
-        try:
-            answer = input(f"Create {len(groups)} branch(es)? [y/N] ").strip().lower()
-        except EOFError:
-            answer = ""
-        if answer not in ("y", "yes"):
-            print("autoresearch: nothing created.")
-            return 1
-    created = []
-    try:
-        for group in groups:
-            _checked(_git(repo, "update-ref", f"refs/heads/{group.branch}", group.commit, ""), "update-ref")
-            created.append(group.branch)
-    except EngineError:
-        for made in created:
-            _git(repo, "update-ref", "-d", f"refs/heads/{made}")
-        raise
-    for group in groups:
-        print(f"created {group.branch} ({group.commit[:7]})")
-    return _checks(ws, repo, session_rel, groups, args)
-
-
-def _checks(ws, repo: str, session_rel: str, groups: List[Group], args) -> int:
-    script = ws.file(CHECKS_SCRIPT)
-    if args.no_checks or not os.path.isfile(script):
-        return 0
-    failed = []
-    for group in groups:
-        passed, lines = run_checks(repo, session_rel, script, group.commit, ws.config.checks_timeout)
-        print(f"checks on {group.branch}: {'passed' if passed else 'FAILED'}")
-        if not passed:
-            failed.append(group.branch)
-            for line in lines:
-                print(f"    {line}")
-    if failed:
-        print(f"autoresearch: {CHECKS_SCRIPT} failed on {', '.join(failed)}; the branches are created, fix them "
-              "before review.", file=sys.stderr)
-        return EXIT_CHECKS_FAILED
-    return 0
-
-
 def plan_text(branch, base, merge_base, kept, groups, notes, squash) -> str:
     lines = [f"session branch {branch}; base {base} (merge-base {merge_base[:7]})",
              f"kept experiments ({len(kept)}):"]
@@ -392,32 +307,3 @@ def plan_text(branch, base, merge_base, kept, groups, notes, squash) -> str:
         lines.append(f"  {group.branch}: {runs} — {', '.join(group.files[:6])}"
                      f"{' …' if len(group.files) > 6 else ''}")
     return "\n".join(lines)
-
-
-def register(sub) -> None:
-    p = sub.add_parser(
-        "finalize", help="turn the kept experiments into clean branches for review",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
-            "From the session branch (the current branch), list the kept experiments that are still in effect\n"
-            "(logged as keep, on the branch after the merge-base with --base, not reverted later) with the\n"
-            "files each touched, and propose groups that share no file. After confirmation, create one\n"
-            "branch per group, starting at the merge-base, each holding one commit whose message gives the\n"
-            "metric before and after and the experiments' descriptions. Runs autoresearch.checks.sh (when\n"
-            "present) on each new branch in a temporary worktree. Refuses on uncommitted changes; the\n"
-            "session branch and the working tree are never changed. Baseline runs (the harness) are left out."),
-        epilog="exit status: 0 branches created (and checks passed), 1 declined or checks failed, 2 refused.",
-    )
-    p.add_argument("-C", "--dir", metavar="DIR", help="project folder (default: the current folder)")
-    p.add_argument("--file", metavar="PATH", help="the experiment log (default: autoresearch.jsonl in the session folder)")
-    p.add_argument("--base", metavar="BRANCH", help="the branch the session started from (default: main, else master)")
-    p.add_argument("--group", action="append", default=[], metavar="RUNS",
-                   help="one branch of these runs, e.g. --group 3,5 --group 7; runs not named are left out; "
-                        "refused when two groups change the same file")
-    p.add_argument("--squash", action="store_true", help="one branch with all kept changes instead of groups")
-    p.add_argument("--prefix", metavar="NAME",
-                   help="branch name prefix (default: autoresearch/final/<session name>; groups add -1, -2, …)")
-    p.add_argument("--yes", action="store_true", help="create the branches without asking (needed without a terminal)")
-    p.add_argument("--dry-run", action="store_true", help="only print the plan")
-    p.add_argument("--no-checks", action="store_true", help=f"do not run {CHECKS_SCRIPT} on the new branches")
-    p.set_defaults(func=cmd_finalize)

@@ -1,0 +1,105 @@
+"""`autoresearch run`: run the benchmark (and the checks) and propose keep, discard, crash or checks_failed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .. import config, experiment, gitops, stats, summary
+from ..errors import EngineError
+from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
+from .common import add_common, load, require_session
+
+EXIT_LIMIT = 3  # max_iterations reached
+
+
+def cmd_run(args) -> int:
+    if args.command and args.command[0] == "--":
+        args.command = args.command[1:]
+    ws = open_workspace(args.dir, args.file)
+    loaded = load(ws)
+    segment = require_session(ws, loaded)
+    limit = ws.config.max_iterations
+    if limit and len(segment.experiments) >= limit:
+        raise EngineError(
+            f"max_iterations ({limit}) is reached for segment {segment.index}; raise it in "
+            f"{config.CONFIG_RELPATH} or start a new segment.",
+            exit_code=EXIT_LIMIT,
+        )
+    command = experiment.benchmark_command(ws, args.command)
+    repo = gitops.toplevel(ws.session_dir)
+    if repo:
+        gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
+    timeout = args.timeout or ws.config.benchmark_timeout
+    checks_timeout = args.checks_timeout or ws.config.checks_timeout
+    settings = ws.config
+    plan = experiment.Plan(
+        rule=args.rule or settings.keep_rule,
+        repeat=args.repeat or settings.repeat,
+        baseline_repeat=args.baseline_repeat or settings.baseline_repeat,
+        confirm_runs=settings.confirm_runs if args.confirm_runs is None else args.confirm_runs,
+        reference_repeat=settings.reference_repeat if args.reference_repeat is None else args.reference_repeat,
+        false_keep_rate=settings.false_keep_rate,
+    )
+    if plan.repeat < 1 or plan.baseline_repeat < 1 or plan.confirm_runs < 0 or plan.reference_repeat < 0:
+        raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs and "
+                          "--reference-repeat at least 0.")
+    previous = ws.read_pending()
+    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan)
+    result["run"] = loaded.next_run
+    if previous and previous.get("commit") != result["commit"]:
+        result["replaced_unlogged"] = previous.get("commit")
+        print(f"autoresearch: warning: the earlier run of {previous.get('commit')} was never logged; its result "
+              "is replaced (the commit is still in git).", file=sys.stderr)
+    ws.write_pending(result)
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(_run_line(result, ws))
+    return 0
+
+
+def _run_line(result: dict, ws: Workspace) -> str:
+    unit = result["unit"]
+    timing = f"{result['duration_s']:.1f} s"
+    head = f"run {result['run']}: {result['status']}"
+    if result["metric"] is None:
+        last = [line for line in experiment.runner.tail(ws.run_log, 5) if line.strip()]
+        hint = f" — last output: {summary._one_line(last[-1], 100)}" if last else ""
+        return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}{hint}"
+    metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
+    if result["best_before"] is not None and result["status"] != "checks_failed":
+        change = stats.improvement_pct(result["best_before"], result["metric"], result["direction"])
+        metric += f" ({'+' if change and change > 0 else ''}{change:.2f}% vs best)" if change is not None else ""
+    checks = result.get("checks")
+    checks_text = "" if checks is None else f"; checks {checks['result']}"
+    if len(result.get("samples") or []) > 1:
+        timing = f"{len(result['samples'])} samples, {timing} for the last"
+    return f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "run", help="run the benchmark (and checks) and propose a status",
+        description=(f"Run the benchmark (default: bash {BENCHMARK_SCRIPT}, or the command after --) with its "
+                     "output in run.log, kill its whole process tree on timeout, parse METRIC lines, run "
+                     f"{CHECKS_SCRIPT} when present, and propose keep, discard, crash or checks_failed. "
+                     "The result is remembered for 'autoresearch log'."),
+    )
+    add_common(p)
+    p.add_argument("--timeout", type=float, help="benchmark timeout in seconds (default: benchmark_timeout, 600)")
+    p.add_argument("--checks-timeout", type=float, help="checks timeout in seconds (default: checks_timeout, 300)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--repeat", type=int, help="benchmark samples per run (default: repeat setting, 1)")
+    p.add_argument("--baseline-repeat", type=int,
+                   help="samples for a segment's baseline, which seed the noise model (default 5)")
+    p.add_argument("--confirm-runs", type=int,
+                   help="extra samples allowed when a candidate wins by a margin noise could explain (default 3)")
+    p.add_argument("--reference-repeat", type=int,
+                   help="fresh samples of a kept result, the unbiased reference for later candidates (default 4)")
+    p.add_argument("--rule", choices=("noise", "strict"),
+                   help="noise: keep only what beats the best beyond measured noise (default); strict: any gain")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND… to run instead of autoresearch.sh")
+    p.set_defaults(func=cmd_run)
