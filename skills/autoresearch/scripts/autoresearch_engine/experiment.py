@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from . import decide, gitops, metrics, records, runner, stats
+from . import decide, metrics, records, runner, stats
 from .errors import EngineError
 from .session import Segment
 from .workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace
@@ -143,7 +143,8 @@ def _mean_metrics(per_sample: List[dict], primary: str) -> dict:
 
 
 def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout: float, checks_timeout: float,
-                   plan: Plan) -> dict:
+                   plan: Plan, commit: Optional[str] = None) -> dict:
+    """Measure (and check) the tree of `commit`, HEAD when the run starts; the result is filed under it."""
     metric_name = segment.metric_name
     started = time.time()
     has_reference = segment.best_record is not None
@@ -192,7 +193,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
                 status, metric, reason = "crash", None, f"re-measuring the kept result: {crashed}"
                 break
             reference.append(last["parsed"].values[metric_name])
-    head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
+    head = commit
     result = {
         "metric_name": metric_name,
         "metric": metric,
@@ -218,7 +219,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
     if head and status == "keep":
         from . import seedcheck
 
-        flag = seedcheck.only_changes_seeds(ws.session_dir)
+        flag = seedcheck.only_changes_seeds(ws.session_dir, head)
         if flag:
             result["flags"] = ["seed_only"]
             result["reason"] += f"; WARNING: the commit only changes {flag}, so the gain is likely noise"

@@ -6,7 +6,7 @@ import json
 import os
 from typing import List, Optional
 
-from . import decide, experiment, gitops, stats
+from . import decide, experiment, gitops, revert, stats
 from .session import Session
 from .workspace import Workspace
 
@@ -55,6 +55,7 @@ def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
         "last_runs": [_brief(e) for e in segment.experiments[-last:]] if last else [],
         "log": ws.log_path,
         "warnings": list(session.warnings),
+        "git_warning": git_state(ws, session) if session.exists else None,
     }
 
 
@@ -92,6 +93,8 @@ def status_text(data: dict) -> str:
     noise = "unknown (no repeated samples)" if data["noise_sigma"] is None else \
         f"sigma {data['noise_sigma']:.4g} ({data['noise_dof']} dof)"
     lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}   noise: {noise}")
+    if data["git_warning"]:
+        lines.append(f"git: WARNING {data['git_warning']}")
     for run in data["seed_only_keeps"]:
         lines.append(f"WARNING: run {run} was kept but only changes a random seed; its gain is probably noise.")
     if data["last_runs"]:
@@ -110,37 +113,67 @@ def _one_line(text, width: int) -> str:
 
 
 def git_state(ws: Workspace, session: Session) -> Optional[str]:
-    """None when HEAD is where the log says it should be, else a warning sentence."""
+    """None when the files are the state the log vouches for, else a warning sentence."""
     cwd = ws.session_dir
-    if not gitops.toplevel(cwd):
+    repo = gitops.toplevel(cwd)
+    if not repo:
         return "this folder is not a git repository, so experiments cannot be committed or reverted."
+    if gitops.head(repo) is None:
+        return "the repository has no commit yet; commit the harness before the first run."
+    changed, untracked = gitops.uncommitted(repo, ws.owned_paths(repo))
+    dirty = ""
+    if changed or untracked:
+        dirty = (f" Also: the working tree is not a commit (uncommitted changes in "
+                 f"{gitops.shown_list(changed + untracked)}); 'autoresearch run' refuses it until they are "
+                 "committed or removed.")
+    warning = _history_state(repo, session)
+    if warning is None:
+        return dirty.replace(" Also: t", "T", 1).strip() or None
+    return warning + dirty
+
+
+def _history_state(repo: str, session: Session) -> Optional[str]:
     experiments = session.experiments
     if not experiments:
         return None
     last = experiments[-1]
-    logged = gitops.resolve(cwd, str(last.get("commit", "")))
+    logged = gitops.resolve(repo, str(last.get("commit", "")))
     if logged is None:
         return (f"the last logged run (#{last.get('run')}) names commit {last.get('commit')}, which this repository "
                 "does not have; check that you are on the session branch.")
-    if gitops.git(cwd, "merge-base", "--is-ancestor", logged, "HEAD", check=False).returncode != 0:
+    if gitops.git(repo, "merge-base", "--is-ancestor", logged, "HEAD", check=False).returncode != 0:
         return (f"HEAD is not a descendant of the last logged commit {last.get('commit')}; check out the session "
                 "branch before continuing.")
-    since = gitops.git(cwd, "rev-list", "--reverse", f"{logged}..HEAD").stdout.split()
-    if last.get("status") != "keep":
-        if not since:
-            return (f"the last run (#{last.get('run')}, {last.get('status')}) was never reverted; "
-                    "run 'autoresearch revert' before the next experiment.")
-        if gitops.reverted_hash(cwd, since[0]) == logged:
-            since = since[1:]
-    if since:
-        described = []
-        for full in since[:3]:
-            _, subject, _ = gitops.commit_info(cwd, full)
-            described.append(f"{full[:7]} '{subject}'")
-        more = f" and {len(since) - 3} more" if len(since) > 3 else ""
-        return (f"{len(since)} commit(s) after the last logged run were never logged: {', '.join(described)}{more}; "
-                "run 'autoresearch run' then 'autoresearch log' for it, or 'autoresearch revert' it.")
+    kept = revert.last_kept(repo, session)
+    if kept is None:  # nothing kept yet: only what came after the last logged run can be out of place
+        since = gitops.history(repo, logged)
+        if last.get("status") != "keep":
+            if not since:
+                return (f"the last run (#{last.get('run')}, {last.get('status')}) was never reverted; "
+                        "run 'autoresearch revert' before the next experiment.")
+            since = [e for e in since if not any(logged.startswith(p) for p in e["reverts"])]
+        unlogged = revert.in_effect(since)
+        if unlogged:
+            return _unlogged_sentence(unlogged, "after the last logged run")
+        return None
+    effective = revert.in_effect(gitops.history(repo, kept.commit))
+    if last.get("status") != "keep" and any(e["commit"] == logged for e in effective):
+        return (f"the last run (#{last.get('run')}, {last.get('status')}) was never reverted; "
+                "run 'autoresearch revert' before the next experiment.")
+    unlogged = [e for e in effective if not revert.is_logged(e, session)]
+    if unlogged:
+        where = "after the last logged run" if kept.commit == logged else f"since the last kept run (#{kept.run})"
+        return _unlogged_sentence(unlogged, where)
+    differ = gitops.changed_paths(repo, kept.commit, "HEAD")
+    if differ:
+        return (f"the files differ from the last kept run #{kept.run} ({kept.commit[:7]}) in "
+                f"{gitops.shown_list(differ)}; 'autoresearch revert' brings them back.")
     return None
+
+
+def _unlogged_sentence(entries: List[dict], where: str) -> str:
+    return (f"{len(entries)} commit(s) {where} were never logged: {revert.describe(entries)}; "
+            "run 'autoresearch run' then 'autoresearch log' for it, or 'autoresearch revert' it.")
 
 
 def _read(path: str, max_lines: int) -> Optional[List[str]]:
@@ -185,7 +218,7 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     confidence = "n/a" if data["confidence"] is None else f"{data['confidence']:.2f}"
     lines.append(f"baseline {fmt(data['baseline'], data['metric_unit'])}; best {best}; "
                  f"improvement {improvement}; confidence {confidence}")
-    warning = git_state(ws, session)
+    warning = data["git_warning"]
     head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
     lines.append(f"git: WARNING {warning}" if warning else f"git: HEAD {head} matches the log.")
     pending = ws.read_pending()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from . import config as config_module
+from . import gitops
 from .config import Config, write_atomic
 from .errors import EngineError
 
@@ -35,6 +36,31 @@ class Workspace:
 
     def file(self, name: str) -> str:
         return os.path.join(self.session_dir, name)
+
+    def session_paths(self) -> List[str]:
+        """Every file the session itself writes: no experiment owns them, no revert touches them."""
+        paths = [os.path.join(self.session_dir, name) for name in gitops.SESSION_FILES]
+        return paths + [os.path.join(self.project_dir, config_module.CONFIG_RELPATH), self.log_path,
+                        self.pending_path]
+
+    def owned_paths(self, repo: str) -> set:
+        return gitops.relative_paths(repo, self.session_paths())
+
+    def require_committed(self, repo: str, action: str) -> None:
+        """Refuse unless the working tree is exactly HEAD's commit (session files aside): what is measured
+        or logged must be a commit, or the result belongs to no tree anyone can get back."""
+        if gitops.head(repo) is None:
+            raise EngineError(f"the repository has no commit yet; commit the harness (git add -A && git commit "
+                              f"-m harness) before {action}.")
+        changed, untracked = gitops.uncommitted(repo, self.owned_paths(repo))
+        if changed:
+            raise EngineError(f"uncommitted changes in {gitops.shown_list(changed)}: {action} needs the working "
+                              "tree to be a commit; commit them (git commit -am \"…\") or discard them "
+                              "(git checkout -- FILE), then try again.")
+        if untracked:
+            raise EngineError(f"untracked files {gitops.shown_list(untracked)} are in no commit, so {action} "
+                              "would measure a tree nobody can get back; commit them (git add FILE && git "
+                              "commit), delete them, or list them in .gitignore, then try again.")
 
     def read_pending(self) -> Optional[dict]:
         try:

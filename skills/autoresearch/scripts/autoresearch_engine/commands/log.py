@@ -41,7 +41,12 @@ def cmd_log(args) -> int:
                 f"Log it as {pending['status']}, fix the problem in a new commit and run again."
             )
     metrics_value = metrics_given if metrics_given is not None else (pending.get("metrics") if use_pending else {})
-    commit = args.commit or (pending.get("commit") if use_pending else None) or gitops.head(ws.session_dir) or "-"
+    commit = args.commit or (pending.get("commit") if use_pending else None)
+    if commit is None:
+        repo = gitops.toplevel(ws.session_dir)
+        if repo:  # the result is filed under HEAD, so HEAD must be what was measured
+            ws.require_committed(repo, "logging a result without a pending run")
+        commit = (gitops.head(repo) if repo else None) or "-"
     extra = pending_extra(pending, status) if use_pending else {}
 
     build = experiment_builder(ws.log_path, run=run_given, segment=segment_given, commit=commit, metric=metric,

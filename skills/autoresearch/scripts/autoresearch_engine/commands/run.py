@@ -30,8 +30,11 @@ def cmd_run(args) -> int:
         )
     command = experiment.benchmark_command(ws, args.command)
     repo = gitops.toplevel(ws.session_dir)
+    measured = None
     if repo:
         gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
+        ws.require_committed(repo, "a run")
+        measured = gitops.head(repo)
     timeout = args.timeout or ws.config.benchmark_timeout
     checks_timeout = args.checks_timeout or ws.config.checks_timeout
     settings = ws.config
@@ -47,7 +50,12 @@ def cmd_run(args) -> int:
         raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs and "
                           "--reference-repeat at least 0.")
     previous = ws.read_pending()
-    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan)
+    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan, measured)
+    moved = gitops.head(repo) if repo else None
+    if moved != measured:
+        print(f"autoresearch: warning: the benchmark moved HEAD from {measured} to {moved}; the result belongs to "
+              f"{measured}, the commit measured. A benchmark must not commit: what it committed is not part of the "
+              "experiment ('autoresearch revert' takes it back with a discarded experiment).", file=sys.stderr)
     result["run"] = loaded.next_run
     if previous and previous.get("commit") != result["commit"]:
         result["replaced_unlogged"] = previous.get("commit")
