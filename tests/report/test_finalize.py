@@ -39,15 +39,17 @@ def cost(value, note=""):
     return f"# tuning knob\ncost {value}\n{note}"
 
 
-@pytest.fixture
-def session_repo(tmp_path):
-    """main holds the harness; the session branch holds three kept groups, a discard and a crash."""
+def make_session(tmp_path, checks=None):
+    """main holds the harness (and `checks` as autoresearch.checks.sh); the session branch holds three kept
+    groups, a discard and a crash."""
     repo = str(tmp_path / "project")
     os.makedirs(repo)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "Test")
     write(repo, "autoresearch.sh", BENCHMARK)
+    if checks is not None:
+        write(repo, "autoresearch.checks.sh", checks)
     for name in "abcd":
         write(repo, f"{name}.txt", cost(10))
     git(repo, "add", "-A")
@@ -64,6 +66,11 @@ def session_repo(tmp_path):
     experiment(repo, "crashy d", {"d.txt": cost(1, "crash\n")}, "crash")          # run 6
     experiment(repo, "trim b", {"b.txt": cost(9, "trimmed\n")}, "keep")           # run 7
     return repo
+
+
+@pytest.fixture
+def session_repo(tmp_path):
+    return make_session(tmp_path)
 
 
 def branches(repo):
@@ -175,10 +182,11 @@ def test_without_yes_and_without_a_terminal_only_the_plan_is_shown(session_repo)
     assert snapshot(repo) == before
 
 
-def test_checks_run_on_each_new_branch(session_repo):
-    repo = session_repo
-    # untracked, so the working tree stays clean; it fails where b.txt holds the trimmed version
-    write(repo, "autoresearch.checks.sh", "echo checking $(pwd)\n! grep -q trimmed b.txt\n")
+def test_checks_run_on_each_new_branch(tmp_path):
+    # on main, so every new branch has it; it passes during the session and, on the new branches, fails
+    # where b.txt holds the trimmed version
+    repo = make_session(tmp_path, 'echo checking "$(pwd)"\n'
+                                  'case "$(pwd)" in */autoresearch-checks-*) ! grep -q trimmed b.txt ;; esac\n')
     result = engine(repo, "finalize", "--yes", check=False)
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("checks on ")]
@@ -186,7 +194,7 @@ def test_checks_run_on_each_new_branch(session_repo):
                                     "checks on autoresearch/final/lower-the-score-2: passed",
                                     "checks on autoresearch/final/lower-the-score-3: FAILED"])
     assert "failed on autoresearch/final/lower-the-score-3" in result.stderr
-    assert git(repo, "worktree", "list").count("\n") == 1  # the temporary worktrees are gone
+    assert git(repo, "worktree", "list").count("\n") == 1  # no worktree is left registered
 
 
 def test_existing_branch_and_missing_base_are_clear_errors(session_repo, tmp_path):

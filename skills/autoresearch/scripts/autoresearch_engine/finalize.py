@@ -2,7 +2,7 @@
 
 Neither the session branch nor the working tree is touched: every new commit is built in a
 temporary index starting from the merge-base (read-tree, apply --cached, write-tree, commit-tree),
-branches appear only once every commit is built, and the checks run in temporary worktrees.
+branches appear only once every commit is built, and each branch's own checks run in a throwaway clone.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -19,6 +20,7 @@ from . import gitops, runner
 from . import session as session_module
 from .errors import EngineError
 from .report import short
+from .workspace import CHECKS_SCRIPT
 
 
 @dataclass
@@ -45,16 +47,7 @@ class Group:
 
 
 def _git(repo: str, *args: str, data: Optional[bytes] = None, env: Optional[dict] = None) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True,
-                              env=dict(os.environ, **env) if env else None)
-    except FileNotFoundError:
-        raise EngineError("git is not installed or not on PATH; install git first.") from None
-
-
-def _detail(result: subprocess.CompletedProcess) -> str:
-    lines = (result.stderr or result.stdout).decode("utf-8", errors="replace").strip().splitlines()
-    return lines[-1] if lines else f"exit {result.returncode}"
+    return gitops.git_bytes(repo, *args, check=False, data=data, env=env)
 
 
 # ---- reading the session branch ----------------------------------------------------------------
@@ -71,46 +64,11 @@ def find_base(repo: str, branch: str, wanted: Optional[str]) -> str:
                       "pass --base BRANCH.")
 
 
-def branch_history(repo: str, merge_base: str) -> List[dict]:
-    """The commits after the merge-base, oldest first, each with what it reverts (if it is a revert)."""
-    out = gitops.git(repo, "log", "--reverse", "--format=%H%x00%P%x00%s%x00%B%x1e", f"{merge_base}..HEAD").stdout
-    history = []
-    for chunk in out.split("\x1e"):
-        chunk = chunk.strip("\n")
-        if not chunk:
-            continue
-        full, parents, subject, body = chunk.split("\x00", 3)
-        match = re.search(r"This reverts commit ([0-9a-f]{7,40})\.", body)
-        history.append({"commit": full, "parents": parents.split(), "subject": subject,
-                        "reverts": match.group(1) if match else None})
-    return history
-
-
-def undone_commits(history: List[dict]) -> set:
-    """Commits whose change a later revert takes back (a revert of that revert brings it back)."""
-    by_hash = {entry["commit"]: entry for entry in history}
-    undone = set()
-    for entry in history:
-        target = _match(entry["reverts"], by_hash) if entry["reverts"] else None
-        if target is None:
-            continue
-        undone.add(target)
-        again = by_hash[target]["reverts"] and _match(by_hash[target]["reverts"], by_hash)
-        if again:
-            undone.discard(again)
-    return undone
-
-
-def _match(prefix: str, by_hash: Dict[str, dict]) -> Optional[str]:
-    found = [full for full in by_hash if full.startswith(prefix)]
-    return found[0] if len(found) == 1 else None
-
-
 def kept_experiments(repo: str, loaded: session_module.Session, history: List[dict]) -> tuple:
     """(kept runs to finalize, notes on the kept runs that are left out and why)."""
     by_hash = {entry["commit"]: entry for entry in history}
     order = {entry["commit"]: i for i, entry in enumerate(history)}
-    undone = undone_commits(history)
+    undone = gitops.undone_commits(history)
     kept, notes, seen = [], [], {}
     for seg in loaded.segments:
         baseline = seg.kept[0] if seg.kept else None
@@ -119,7 +77,7 @@ def kept_experiments(repo: str, loaded: session_module.Session, history: List[di
                 continue
             run, commit = record.get("run"), str(record.get("commit") or "")
             label = f"#{run} {commit[:7]}"
-            full = _match(commit, by_hash) if len(commit) >= 4 else None
+            full = gitops.match(commit, by_hash) if len(commit) >= 4 else None
             if record is baseline:
                 notes.append(f"{label} is the baseline of segment {seg.index}: the harness, not an experiment")
             elif full is None:
@@ -139,7 +97,7 @@ def kept_experiments(repo: str, loaded: session_module.Session, history: List[di
                     continue
                 seen[full] = item
                 kept.append(item)
-    logged = {_match(str(e.get("commit") or "-"), by_hash) for e in loaded.experiments}
+    logged = {gitops.match(str(e.get("commit") or "-"), by_hash) for e in loaded.experiments}
     for entry in history:
         if entry["commit"] not in logged and not entry["reverts"] and entry["commit"] not in undone:
             notes.append(f"{entry['commit'][:7]} '{short(entry['subject'], 50)}' is not a logged experiment")
@@ -148,8 +106,7 @@ def kept_experiments(repo: str, loaded: session_module.Session, history: List[di
 
 
 def _files(repo: str, commit: str) -> List[str]:
-    out = gitops.git(repo, "diff-tree", "--no-commit-id", "-r", "--name-only", "-z", f"{commit}^", commit).stdout
-    return sorted(name for name in out.split("\x00") if name)
+    return sorted(gitops.changed_paths(repo, f"{commit}^", commit))
 
 
 # ---- grouping -----------------------------------------------------------------------------------
@@ -199,7 +156,7 @@ def requested_groups(kept: List[Kept], specs: List[str]) -> List[Group]:
             shared = sorted(set(first.files) & set(groups[j].files))
             if shared:
                 raise EngineError(
-                    f"--group {i + 1} and --group {j + 1} both change {', '.join(shared[:3])}, so their branches "
+                    f"--group {i + 1} and --group {j + 1} both change {gitops.shown_list(shared, 3)}, so their branches "
                     "would conflict; put those runs in one group (or leave the proposed grouping alone).")
     return groups
 
@@ -218,7 +175,7 @@ def build_commit(repo: str, merge_base: str, group: Group, message: str) -> str:
             if applied.returncode != 0:
                 raise EngineError(
                     f"run #{item.run} ({item.commit[:7]}) does not apply to the merge-base by itself "
-                    f"({_detail(applied)}): it builds on a change outside its group; group it with that run, "
+                    f"({gitops.failure(applied)}): it builds on a change outside its group; group it with that run, "
                     "or use --squash.")
         tree = _checked(_git(repo, "write-tree", env=env), "write-tree").stdout.decode().strip()
     finally:
@@ -230,7 +187,7 @@ def build_commit(repo: str, merge_base: str, group: Group, message: str) -> str:
 
 def _checked(result: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
     if result.returncode != 0:
-        raise EngineError(f"git {what} failed ({_detail(result)}); nothing was created.")
+        raise EngineError(f"git {what} failed ({gitops.failure(result)}); nothing was created.")
     return result
 
 
@@ -276,19 +233,38 @@ def slug(text: str) -> str:
     return value[:40].strip("-") or "session"
 
 
-def run_checks(repo: str, session_rel: str, script: str, commit: str, timeout: float) -> tuple:
-    """(passed, last lines of output) for the checks script run in a throwaway worktree of `commit`."""
+# Runs the checks as its child and ends its whole process group when the engine that started it dies,
+# even by SIGKILL (the engine cannot clean up then): a killed finalize leaves no checks running.
+GUARD = """
+import os, signal, subprocess, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os.killpg(0, signal.SIGKILL)
+threading.Thread(target=watch, daemon=True).start()
+code = subprocess.call(sys.argv[1:])
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def run_checks(repo: str, session_rel: str, commit: str, timeout: float) -> Optional[tuple]:
+    """(passed, last lines of output) for the commit's own checks script, run in a throwaway clone of the
+    commit; None when the commit has no checks script. The clone shares the repository's objects and is
+    not registered anywhere, so nothing is left in the repository if finalize is killed."""
     scratch = tempfile.mkdtemp(prefix="autoresearch-checks-")
     tree = os.path.join(scratch, "tree")
     try:
-        _checked(_git(repo, "worktree", "add", "--detach", "--quiet", tree, commit), "worktree add")
+        _checked(_git(repo, "clone", "--quiet", "--shared", "--no-checkout", repo, tree), "clone")
+        _checked(_git(tree, "checkout", "--quiet", "--detach", commit), "checkout")
         cwd = os.path.join(tree, session_rel)
-        outcome = runner.run(["bash", script], cwd=cwd if os.path.isdir(cwd) else tree,
-                             log_path=os.path.join(scratch, "checks.log"), timeout=timeout)
-        return outcome.ok, runner.tail(os.path.join(scratch, "checks.log"), 5)
+        if not os.path.isfile(os.path.join(cwd, CHECKS_SCRIPT)):
+            return None
+        log = os.path.join(scratch, "checks.log")
+        outcome = runner.run([sys.executable, "-c", GUARD, "bash", CHECKS_SCRIPT], cwd=cwd, log_path=log,
+                             timeout=timeout)
+        return outcome.ok, runner.tail(log, 5)
     finally:
-        _git(repo, "worktree", "remove", "--force", tree)
-        _git(repo, "worktree", "prune")
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -297,13 +273,13 @@ def plan_text(branch, base, merge_base, kept, groups, notes, squash) -> str:
              f"kept experiments ({len(kept)}):"]
     for item in kept:
         lines.append(f"  #{item.run} {item.commit[:7]} {short(item.description, 60)}")
-        lines.append(f"      files: {', '.join(item.files)}")
+        lines.append(f"      files: {gitops.shown_list(item.files, len(item.files))}")
     for note in notes:
         lines.append(f"  left out: {note}")
     lines.append("one branch with every kept change:" if squash else
                  f"{len(groups)} branch(es), from {merge_base[:7]}, sharing no file:")
     for group in groups:
         runs = ", ".join(f"#{item.run}" for item in group.runs)
-        lines.append(f"  {group.branch}: {runs} — {', '.join(group.files[:6])}"
+        lines.append(f"  {group.branch}: {runs} — {', '.join(gitops.shown(name) for name in group.files[:6])}"
                      f"{' …' if len(group.files) > 6 else ''}")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from typing import List
 from .. import gitops, jsonlog
 from .. import session as session_module
 from ..errors import EngineError
-from ..finalize import (Group, branch_history, build_commit, commit_message, create_branches, find_base,
+from ..finalize import (Group, build_commit, commit_message, create_branches, find_base,
                         kept_experiments, plan_text, propose_groups, requested_groups, run_checks, slug)
 from ..workspace import CHECKS_SCRIPT, open_workspace
 from .common import add_common
@@ -29,11 +29,10 @@ def cmd_finalize(args) -> int:
     if not branch:
         raise EngineError("HEAD is detached; check out the session branch before 'autoresearch finalize'.")
     session_rel = os.path.relpath(ws.session_dir, repo)
-    dirty = [path for code, path in gitops.porcelain(repo)
-             if code != "??" and not gitops.is_session_path(path, session_rel)]
+    dirty, _ = gitops.uncommitted(repo, ws.owned_paths(repo))
     if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise EngineError(f"the working tree has uncommitted changes ({shown}); commit or stash them first.")
+        raise EngineError(f"the working tree has uncommitted changes ({gitops.shown_list(dirty)}); commit or stash "
+                          "them first.")
     loaded = session_module.load(jsonlog.read_log(ws.log_path))
     if not loaded.exists:
         raise EngineError(f"{ws.log_path} holds no session, so there is nothing to finalize.")
@@ -42,7 +41,7 @@ def cmd_finalize(args) -> int:
     if found.returncode != 0:
         raise EngineError(f"{branch} and {base} share no history; pass the branch the session started from with --base.")
     merge_base = found.stdout.strip()
-    history = branch_history(repo, merge_base)
+    history = gitops.history(repo, merge_base)
     if not history:
         raise EngineError(f"{branch} has no commits beyond {base}; check out the session branch, or pass --base.")
     kept, notes = kept_experiments(repo, loaded, history)
@@ -83,12 +82,18 @@ def cmd_finalize(args) -> int:
 
 
 def _checks(ws, repo: str, session_rel: str, groups: List[Group], args) -> int:
-    script = ws.file(CHECKS_SCRIPT)
-    if args.no_checks or not os.path.isfile(script):
+    if args.no_checks:
         return 0
+    in_session = os.path.isfile(ws.file(CHECKS_SCRIPT))
     failed = []
     for group in groups:
-        passed, lines = run_checks(repo, session_rel, script, group.commit, ws.config.checks_timeout)
+        checked = run_checks(repo, session_rel, group.commit, ws.config.checks_timeout)
+        if checked is None:
+            if in_session:
+                print(f"checks on {group.branch}: not run — the branch has no {CHECKS_SCRIPT} (the session's copy "
+                      "is not part of it; commit the script on the base branch to have branches checked)")
+            continue
+        passed, lines = checked
         print(f"checks on {group.branch}: {'passed' if passed else 'FAILED'}")
         if not passed:
             failed.append(group.branch)
@@ -110,8 +115,8 @@ def register(sub) -> None:
             "(logged as keep, on the branch after the merge-base with --base, not reverted later) with the\n"
             "files each touched, and propose groups that share no file. After confirmation, create one\n"
             "branch per group, starting at the merge-base, each holding one commit whose message gives the\n"
-            "metric before and after and the experiments' descriptions. Runs autoresearch.checks.sh (when\n"
-            "present) on each new branch in a temporary worktree. Refuses on uncommitted changes; the\n"
+            "metric before and after and the experiments' descriptions. Runs each new branch's own\n"
+            "autoresearch.checks.sh (when it has one) in a temporary clone. Refuses on uncommitted changes; the\n"
             "session branch and the working tree are never changed. Baseline runs (the harness) are left out."),
         epilog="exit status: 0 branches created (and checks passed), 1 declined or checks failed, 2 refused.",
     )
