@@ -790,6 +790,9 @@ class _FailuresOnly:
     def flush(self):
         self.stream.flush()
 
+    def __getattr__(self, name):  # encoding, isatty, fileno...: those of the real stream
+        return getattr(self.stream, name)
+
 
 def _all_reduce(tensor):
     """Sum tensor over the ranks in place; when another rank has died, one clear sentence and exit."""
