@@ -18,6 +18,7 @@ directory; its protocol is recorded in protocol.json and checked by every later 
 """
 
 import argparse
+import atexit
 import bisect
 import glob
 import hashlib
@@ -129,6 +130,8 @@ def record_token_budget(tokens):
         fail("record_token_budget is only for a dataset prepared with --budget tokens.")
     if protocol.get("token_budget"):
         return protocol["token_budget"]
+    if _rank_and_size()[0] != 0:  # rank 0 writes it
+        return int(tokens)
     protocol["token_budget"] = int(tokens)
     protocol["token_budget_calibrated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     _atomic_write_bytes(PROTOCOL_PATH, json.dumps(protocol, indent=1).encode())
@@ -602,7 +605,9 @@ class BestFitPacker:
                 self.seq += 1
 
     def fill(self, row):
-        """Fill row (1-D int array of length row_len) in place; False if the documents ran out."""
+        """Fill row (1-D int array of length row_len) in place; False if the documents ran out.
+        With row None the documents are placed and dropped without reading their tokens (the
+        rows of the other ranks in a run of several processes)."""
         keys, store, row_len, bos = self.keys, self.store, self.row_len, self.bos
         pos = 0
         while pos < row_len:
@@ -617,14 +622,16 @@ class BestFitPacker:
                 j = bisect.bisect_left(keys, (length, -1))
                 _, s = keys.pop(j)
                 doc = store.pop(s)
-                row[pos] = bos
-                row[pos + 1:pos + length] = doc
+                if row is not None:
+                    row[pos] = bos
+                    row[pos + 1:pos + length] = doc
                 pos += length
             else:
                 _, s = keys.pop(0)
                 doc = store.pop(s)
-                row[pos] = bos
-                row[pos + 1:row_len] = doc[:remaining - 1]
+                if row is not None:
+                    row[pos] = bos
+                    row[pos + 1:row_len] = doc[:remaining - 1]
                 pos = row_len
         return True
 
@@ -651,12 +658,17 @@ class _Slot:
 class _Loader:
     """Packs batches on a background thread into a ring of (pinned) buffers; the consumer
     copies each to the device with a non-blocking copy and hands the buffer back once the
-    copy has completed (CUDA event), so the GPU never waits on Python packing."""
+    copy has completed (CUDA event), so the GPU never waits on Python packing.
 
-    def __init__(self, docs, bos, B, T, device, buffer_size, prefetch=4):
+    Of the one packed stream of batches of B rows, rank r of N takes the batches r, r + N,
+    r + 2N, ...: every rank reads only its own documents, and a step of N ranks trains on the
+    same rows as a step of one process with the same global batch."""
+
+    def __init__(self, docs, bos, B, T, device, buffer_size, prefetch=4, rank=0, world_size=1):
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
         self.B, self.T = B, T
+        self.rows_before, self.rows_after = rank * B, (world_size - 1 - rank) * B
         self.packer = BestFitPacker(docs, bos, T + 1, buffer_size)
         n_slots = prefetch + 2
         self.free = queue.Queue()
@@ -676,8 +688,9 @@ class _Loader:
                 slot = self.free.get()
                 if slot.event is not None:
                     slot.event.synchronize()
-                for r in range(self.B):
-                    if not self.packer.fill(slot.rows[r]):
+                rows = [None] * self.rows_before + list(slot.rows) + [None] * self.rows_after
+                for row in rows:
+                    if not self.packer.fill(row):
                         raise RuntimeError("the document stream ended")
                 slot.np[0] = slot.rows[:, :-1]
                 slot.np[1] = slot.rows[:, 1:]
@@ -729,10 +742,140 @@ def _default_device():
 
 
 def make_dataloader(tokenizer, B, T, split, buffer_size=1000, device=None):
-    """Infinite iterator of (inputs, targets, epoch), each input/target a (B, T) long tensor on device."""
+    """Infinite iterator of (inputs, targets, epoch), each input/target a (B, T) long tensor on device.
+    In a run of several processes, this rank's share of the batches (see _Loader)."""
     assert split in ("train", "val")
     docs = iter_documents(_split_paths(split), loop=True)
-    return _Loader(docs, tokenizer.get_bos_token_id(), B, T, device or _default_device(), buffer_size)
+    rank, world_size = _rank_and_size()
+    return _Loader(docs, tokenizer.get_bos_token_id(), B, T, device or _default_device(), buffer_size,
+                   rank=rank, world_size=world_size)
+
+
+# ---------------------------------------------------------------------------
+# One run on several GPUs of a machine: torchrun --nproc_per_node=N train.py
+# ---------------------------------------------------------------------------
+# torchrun starts N processes and gives each RANK, LOCAL_RANK and WORLD_SIZE. make_dataloader
+# and evaluate_bpb share the work out by rank; train.py averages the gradients over the ranks
+# (average_gradients) and follows rank 0's clock (agree_on_step), so that every rank takes the
+# same steps and stops after the same one. The world size is part of the protocol: the first
+# complete run records it in protocol.json and a run with another one fails, so that results of
+# different world sizes never mix. Started without torchrun, all of this does nothing.
+
+RANK = int(os.environ.get("RANK", "0"))
+LOCAL_RANK = int(os.environ.get("LOCAL_RANK", "0"))
+WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _rank_and_size():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class _FailuresOnly:
+    """stdout of a rank other than 0: rank 0 prints the run's lines once; a FAIL line of this rank
+    still shows, marked with the rank."""
+
+    def __init__(self, stream, rank):
+        self.stream, self.rank, self.pending = stream, rank, ""
+
+    def write(self, text):
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if line.startswith("FAIL:"):
+                self.stream.write(f"FAIL (rank {self.rank}):{line[len('FAIL:'):]}\n")
+                self.stream.flush()
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def __getattr__(self, name):  # encoding, isatty, fileno...: those of the real stream
+        return getattr(self.stream, name)
+
+
+def _all_reduce(tensor):
+    """Sum tensor over the ranks in place; when another rank has died, one clear sentence and exit."""
+    try:
+        torch.distributed.all_reduce(tensor)
+    except RuntimeError as e:
+        fail(f"rank {RANK}: another process of this run stopped ({str(e).splitlines()[0][:160]}); "
+             "the first error above says why.")
+
+
+def _fail_once(message):
+    """The same failure on every rank: rank 0 says it, the others leave quietly."""
+    if RANK == 0:
+        fail(message)
+    sys.exit(1)
+
+
+def join_process_group(device):
+    """The device of this process. Under torchrun: check the world size against the protocol, start
+    the process group (NCCL on CUDA GPUs, one GPU per process; gloo on the CPU) and keep the output
+    of the ranks other than 0 to their failures."""
+    recorded = (PROTOCOL or {}).get("world_size")
+    if recorded is not None and recorded != WORLD_SIZE:
+        _fail_once(f"the runs on the dataset in {CACHE_DIR} use {recorded} process(es) each and this one has "
+                   f"{WORLD_SIZE}; results of different world sizes do not compare: run with {recorded}, or prepare "
+                   "another AUTORESEARCH_CACHE_DIR for this world size and start a new segment (autoresearch init --new-segment).")
+    if WORLD_SIZE == 1:
+        return device
+    if device.type not in ("cuda", "cpu"):
+        _fail_once(f"a run of several processes needs CUDA GPUs (NCCL) or the CPU (gloo), not {device.type}; run train.py as one process.")
+    if device.type == "cuda":
+        if torch.cuda.device_count() < WORLD_SIZE:
+            _fail_once(f"torchrun started {WORLD_SIZE} processes but this machine shows {torch.cuda.device_count()} GPU(s); "
+                       "pass --nproc_per_node at most the number of GPUs (check CUDA_VISIBLE_DEVICES).")
+        device = torch.device("cuda", LOCAL_RANK)
+        torch.cuda.set_device(device)
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    atexit.register(torch.distributed.destroy_process_group)
+    if RANK != 0:
+        sys.stdout = _FailuresOnly(sys.stdout, RANK)
+    return device
+
+
+def average_gradients(model):
+    """Average the parameters' gradients over the ranks (one all-reduce of one flat buffer per dtype).
+    One process: nothing to do."""
+    _, world_size = _rank_and_size()
+    if world_size == 1:
+        return
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    for dtype in sorted({p.grad.dtype for p in params}, key=str):
+        grads = [p.grad for p in params if p.grad.dtype == dtype]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        _all_reduce(flat)
+        flat /= world_size
+        for g, piece in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(piece.view_as(g))
+
+
+def agree_on_step(loss, seconds):
+    """(loss averaged over the ranks, rank 0's seconds for the step), as floats: every rank then follows
+    the same schedule, stops after the same step and fails on the same divergence.
+    One process: (loss.item(), seconds)."""
+    rank, world_size = _rank_and_size()
+    if world_size == 1:
+        return loss.item(), seconds
+    both = torch.stack([loss.detach().double() / world_size,
+                        torch.tensor(seconds if rank == 0 else 0.0, dtype=torch.float64, device=loss.device)])
+    _all_reduce(both)
+    return both[0].item(), both[1].item()
+
+
+def record_world_size():
+    """Record in protocol.json how many processes a run of this dataset uses (rank 0, once)."""
+    rank, world_size = _rank_and_size()
+    protocol = _load_protocol()
+    if rank != 0 or protocol is None or "world_size" in protocol:
+        return
+    protocol["world_size"] = world_size
+    _atomic_write_bytes(PROTOCOL_PATH, json.dumps(protocol, indent=1).encode())
 
 
 # ---------------------------------------------------------------------------
@@ -749,7 +892,9 @@ def get_val_rows():
 def evaluate_bpb(model, tokenizer, batch_size):
     """Bits per byte on the fixed validation rows: summed next-token cross-entropy (nats) over
     targets that are text tokens, divided by ln 2 times their exact UTF-8 byte count.
-    model(x, y, reduction='none') must return per-token losses in nats."""
+    model(x, y, reduction='none') must return per-token losses in nats. In a run of several
+    processes each rank evaluates every N-th batch and the sums are added over the ranks: the
+    same batches as one process, so the same val_bpb for the same weights."""
     rows = torch.from_numpy(get_val_rows().astype(np.int64))
     try:
         device = next(model.parameters()).device
@@ -759,7 +904,8 @@ def evaluate_bpb(model, tokenizer, batch_size):
     total_nats = torch.zeros((), dtype=torch.float64, device=device)
     total_bytes = torch.zeros((), dtype=torch.int64, device=device)
     n = rows.size(0)
-    for start in range(0, n, batch_size):
+    rank, world_size = _rank_and_size()
+    for start in range(rank * batch_size, n, world_size * batch_size):
         chunk = rows[start:start + batch_size]
         real = chunk.size(0)
         if real < batch_size:  # keep shapes fixed: pad with copies, weighted zero
@@ -772,6 +918,9 @@ def evaluate_bpb(model, tokenizer, batch_size):
             nbytes[real:] = 0
         total_nats += (loss * (nbytes > 0)).sum()
         total_bytes += nbytes.sum()
+    if world_size > 1:
+        _all_reduce(total_nats)
+        _all_reduce(total_bytes)
     return total_nats.item() / (math.log(2) * total_bytes.item())
 
 

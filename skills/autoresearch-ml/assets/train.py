@@ -1,6 +1,6 @@
 """
-train.py - the one file the agent edits. Single device: CUDA, MPS or CPU.
-Usage: uv run train.py   (or: python train.py)
+train.py - the one file the agent edits. One device (CUDA, MPS or CPU), or N GPUs of a machine.
+Usage: uv run train.py   (or: python train.py; on N GPUs: torchrun --nproc_per_node=N train.py)
 
 A GPT (RoPE, QK-norm, sliding-window attention, value embeddings, ReLU^2, logit soft-cap)
 trained with Muon (matrices) + AdamW (the rest) for a fixed budget — wall-clock seconds, or
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 import gpu_kernels
 import prepare
-from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, Tokenizer, evaluate_bpb, make_dataloader
+from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, WORLD_SIZE, Tokenizer, evaluate_bpb, make_dataloader
 
 # ---------------------------------------------------------------------------
 # Knobs (edit these directly)
@@ -36,8 +36,8 @@ WINDOW_PATTERN = "SSSL"     # per layer: L = full context, S = half context; the
 LOGIT_SOFTCAP = 15.0        # logits = c * tanh(logits / c)
 
 # Optimisation
-TOTAL_BATCH_SIZE = {"datacenter": 2**19, "consumer": 2**17, "cpu": 2**12}[PROFILE]  # tokens per step
-DEVICE_BATCH_SIZE = None    # rows per forward pass; None = the largest that fits in memory
+TOTAL_BATCH_SIZE = {"datacenter": 2**19, "consumer": 2**17, "cpu": 2**12}[PROFILE]  # tokens per step, all GPUs together
+DEVICE_BATCH_SIZE = None    # rows per forward pass and GPU; None = the largest that fits in memory
 EMBEDDING_LR = 0.6          # AdamW, token and value embeddings
 UNEMBEDDING_LR = 0.004      # AdamW, lm_head
 MATRIX_LR = 0.04            # Muon, all 2-D weights inside the blocks
@@ -478,7 +478,7 @@ def muon_momentum(step):
 t_start = time.time()
 prepare.require_prepared()
 torch.manual_seed(SEED)
-device = pick_device()
+device = prepare.join_process_group(pick_device())  # under torchrun: this process's GPU
 dtype = pick_dtype(device)
 use_compile = (device.type == "cuda") if COMPILE is None else COMPILE
 if device.type == "cuda":
@@ -487,6 +487,7 @@ if device.type == "cuda":
     torch.backends.cudnn.allow_tf32 = True
 autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 peak, device_name = peak_flops(device, dtype)
+peak = peak * WORLD_SIZE if peak else peak  # MFU of the whole group
 backend, attn_impl = pick_attention(device)
 if backend == "flex" and not use_compile:
     backend = "sdpa"  # flex-attention is only fast when compiled
@@ -505,7 +506,7 @@ flops_per_token = model.estimate_flops()
 
 def pick_device_batch():
     """Largest power-of-two rows per forward pass that divides the step and fits in memory."""
-    rows_per_step = TOTAL_BATCH_SIZE // MAX_SEQ_LEN
+    rows_per_step = TOTAL_BATCH_SIZE // MAX_SEQ_LEN // WORLD_SIZE
     if DEVICE_BATCH_SIZE is not None:
         return DEVICE_BATCH_SIZE
     if device.type != "cuda":
@@ -523,16 +524,18 @@ def pick_device_batch():
 
 B = pick_device_batch()
 T = MAX_SEQ_LEN
-if TOTAL_BATCH_SIZE % (B * T) != 0:
-    fail(f"TOTAL_BATCH_SIZE={TOTAL_BATCH_SIZE} is not a multiple of DEVICE_BATCH_SIZE*MAX_SEQ_LEN={B * T}; change one of them.")
-grad_accum = TOTAL_BATCH_SIZE // (B * T)
+if TOTAL_BATCH_SIZE % (B * T * WORLD_SIZE) != 0:
+    fail(f"TOTAL_BATCH_SIZE={TOTAL_BATCH_SIZE} is not a multiple of DEVICE_BATCH_SIZE*MAX_SEQ_LEN*processes="
+         f"{B * T * WORLD_SIZE}; change one of them.")
+grad_accum = TOTAL_BATCH_SIZE // (B * T * WORLD_SIZE)
 optimizer = MuonAdamW(model, device, use_compile)
 run_model = torch.compile(model, dynamic=False, mode=COMPILE_MODE) if use_compile else model
 
 print(f"Device: {device_name} | dtype: {str(dtype).replace('torch.', '')} | attention: {backend} | compile: {use_compile}")
-print(f"Protocol: profile {PROFILE}, context {MAX_SEQ_LEN}, eval tokens {prepare.EVAL_TOKENS:,}, time budget {TIME_BUDGET}s")
+print(f"Protocol: profile {PROFILE}, context {MAX_SEQ_LEN}, eval tokens {prepare.EVAL_TOKENS:,}, time budget {TIME_BUDGET}s, "
+      f"{WORLD_SIZE} process(es)")
 print(f"Model: {asdict(config)} | params {num_params / 1e6:.2f}M | FLOPs/token {flops_per_token:.3e}")
-print(f"Batch: {TOTAL_BATCH_SIZE:,} tokens/step = {grad_accum} x {B} rows x {T} | MFU peak: "
+print(f"Batch: {TOTAL_BATCH_SIZE:,} tokens/step = {grad_accum} x {B} rows x {T} x {WORLD_SIZE} process(es) | MFU peak: "
       + (f"{peak / 1e12:.1f} TFLOP/s" if peak else "unknown for this device"))
 
 
@@ -544,6 +547,7 @@ def train_step(loader, lr_mult, momentum, wd):
             loss = run_model(x, y, reduction="none").mean()
         (loss / grad_accum).backward()
         loss_sum += loss.detach()
+    prepare.average_gradients(model)  # over the processes; one process: nothing
     optimizer.step(lr_mult, momentum, wd)
     model.zero_grad(set_to_none=True)
     return loss_sum / grad_accum, epoch
@@ -607,7 +611,7 @@ while True:
     except torch.OutOfMemoryError:
         fail(f"out of memory at DEVICE_BATCH_SIZE={B} during training; set DEVICE_BATCH_SIZE to {max(1, B // 2)}.")
     dt = time.perf_counter() - t0
-    loss_f = loss.item()
+    loss_f, dt = prepare.agree_on_step(loss, dt)  # several processes: mean loss, rank 0's clock
     if not math.isfinite(loss_f) or loss_f > 100:
         fail(f"training diverged at step {step} (loss {loss_f}); lower the learning rates or undo the last change.")
     training_time += dt
@@ -661,6 +665,7 @@ steady_mfu = 100 * flops_per_token * tokens_per_step / median / peak if peak els
 peak_vram_mb = torch.cuda.max_memory_allocated() / 1024 / 1024 if device.type == "cuda" else 0.0
 total_tokens = step * tokens_per_step
 total_seconds = t_end - t_start
+prepare.record_world_size()  # the protocol's world size, from the first complete run
 if BUDGET_MODE == "tokens" and TOKEN_BUDGET is None:
     calibrated = prepare.record_token_budget(total_tokens)
     print(f"Budget: calibrated {calibrated:,} tokens in {training_time:.1f}s, recorded in {prepare.PROTOCOL_PATH}; "
@@ -677,6 +682,7 @@ print(f"total_tokens_M:   {total_tokens / 1e6:.1f}")
 print(f"num_steps:        {step}")
 print(f"num_params_M:     {num_params / 1e6:.1f}")
 print(f"depth:            {DEPTH}")
+print(f"processes:        {WORLD_SIZE}")
 print(f"step_ms_median:   {median * 1000:.1f}")
 print(f"step_p90_over_median: {p90 / median:.3f}")
 print(f"overhead_seconds: {total_seconds - training_time:.1f}")
