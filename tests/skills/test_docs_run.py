@@ -5,8 +5,10 @@ layout: the plugin root, each skill folder copied alone (npx skills add), clone-
 import json
 import os
 import subprocess
+import sys
 
 import pytest
+from autoresearch_engine import config
 
 from skilldocs import (REPO, bash_blocks, install_skill_alone, install_skill_md_only, make_clone, make_git_remote,
                        make_project, plugin_repository, read, run_block, run_doc)
@@ -141,3 +143,35 @@ def test_real_npx_skills_add_install_runs_the_documented_commands(tmp_path, proj
     ml_dir = os.path.join(project, ".claude", "skills", "autoresearch-ml")
     first = [code for runnable, code in bash_blocks(read(os.path.join(ml_dir, "SKILL.md"))) if runnable][0]
     assert "MISSING" not in run_block(first, project, ml_dir).stdout
+
+
+def test_ml_benchmark_runs_the_project_environment_on_the_dataset_named_at_setup(tmp_path, project, monkeypatch):
+    _ml_template_complete()
+    cache = str(tmp_path / "the-session-cache")
+    monkeypatch.setenv("AUTORESEARCH_CACHE_DIR", cache)
+    skill_dir = install("plugin-root", tmp_path, project)["autoresearch-ml"]
+    run_doc(read(os.path.join(skill_dir, "SKILL.md")), project, skill_dir)
+    settings = config.load(project)
+    assert (settings.baseline_repeat, settings.confirm_runs, settings.reference_repeat) == (3, 2, 2)
+    with open(os.path.join(project, "train.py"), "w", encoding="utf-8") as handle:
+        handle.write("import os, sys\nprint(sys.prefix)\nprint(os.environ['AUTORESEARCH_CACHE_DIR'])\n")
+    # uv on PATH must not be what runs train.py: `uv run` syncs, and on a CPU machine that replaces torch
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text(f"#!/bin/sh\ntouch {tmp_path / 'uv-was-called'}\nexit 1\n")
+    (bin_dir / "uv").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "AUTORESEARCH_CACHE_DIR"}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+
+    def bench():
+        result = subprocess.run(["bash", "autoresearch.sh"], cwd=project, env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    prefix, used_cache = bench()
+    assert used_cache == cache and not prefix.startswith(project)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", os.path.join(project, ".venv")], check=True)
+    prefix, used_cache = bench()
+    assert prefix == os.path.join(project, ".venv") and used_cache == cache
+    assert not (tmp_path / "uv-was-called").exists()
