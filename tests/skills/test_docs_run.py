@@ -10,8 +10,8 @@ import sys
 import pytest
 from autoresearch_engine import config
 
-from skilldocs import (REPO, bash_blocks, install_skill_alone, install_skill_md_only, make_clone, make_git_remote,
-                       make_project, plugin_repository, read, run_block, run_doc)
+from skilldocs import (REPO, bash_blocks, engine_version, git_env, install_skill_alone, install_skill_md_only, make_clone,
+                       make_git_remote, make_project, plugin_repository, read, run_block, run_doc)
 
 ML_TEMPLATE = ("prepare.py", "train.py", "gpu_kernels.py", "program.md", "pyproject.toml")
 LAYOUTS = ("plugin-root", "skills-add", "clone-and-copy")
@@ -175,3 +175,20 @@ def test_ml_benchmark_runs_the_project_environment_on_the_dataset_named_at_setup
     prefix, used_cache = bench()
     assert prefix == os.path.join(project, ".venv") and used_cache == cache
     assert not (tmp_path / "uv-was-called").exists()
+
+
+def test_engine_check_finds_the_skill_folder_when_the_host_leaves_claude_skill_dir_empty(tmp_path, project):
+    skill_dir = install("skills-add", tmp_path, project)["autoresearch"]
+    first = [code for runnable, code in bash_blocks(read(os.path.join(skill_dir, "SKILL.md"))) if runnable][0]
+    env = dict(git_env(), HOME=str(tmp_path / "home"))
+    env.pop("CLAUDE_SKILL_DIR", None)
+    found = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert found.returncode == 0 and "MISSING" not in found.stdout, found.stdout + found.stderr
+    assert f"CLAUDE_SKILL_DIR is empty (this host does not fill it in); the skill folder is {skill_dir}" in found.stdout
+    assert f"autoresearch {engine_version()}" in found.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first], cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert "no installed skill was found" in lost.stdout and "fetch the whole bundle" in lost.stdout
