@@ -14,9 +14,11 @@ TRAIN = os.path.join(ASSETS, "train.py")
 WORDS = ("the model reads bytes and predicts the next token while the loader packs rows "
          "naïve café über straße 東京 数据 ✓ λ → 😀 def class return import yield").split()
 
-# A tiny, fast protocol: CPU profile, short context, small vocabulary, a few seconds of training.
+# A tiny, fast protocol: CPU profile, short context, small vocabulary, a few seconds of training; each file
+# one document (no cutting to the context), so that the tests can compare documents with the corpus.
 TINY_FLAGS = ["--profile", "cpu", "--vocab-size", "512", "--seq-len", "64", "--eval-tokens", "2048",
-              "--time-budget", "3", "--val-fraction", "0.2"]
+              "--time-budget", "3", "--val-fraction", "0.2", "--doc-chars", "100000"]
+DEFAULT_DOC_CHARS = TINY_FLAGS[:-2]
 
 
 def write_corpus(directory, n_files=40, seed=0):
@@ -39,10 +41,11 @@ def write_corpus(directory, n_files=40, seed=0):
     return directory
 
 
-def run_prepare(cache_dir, *args, env_extra=None, check=True, timeout=240):
+def run_prepare(cache_dir, *args, env_extra=None, check=True, timeout=240, cwd=None):
     env = {**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
     env.update(env_extra or {})
-    proc = subprocess.run([sys.executable, PREPARE, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, PREPARE, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"prepare.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

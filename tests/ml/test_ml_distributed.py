@@ -181,12 +181,13 @@ def test_a_crashing_rank_ends_the_whole_run(tmp_path, tiny_cache):
     assert "val_bpb:" not in out and "METRIC" not in out
 
 
-def skill_script(tmp_path):
-    """autoresearch.sh exactly as SKILL.md writes it, run by bash with this Python as python3 and no uv."""
+def skill_script(tmp_path, cache):
+    """autoresearch.sh as SKILL.md's heredoc writes it for this cache, run by bash with this Python as python3."""
     text = open(os.path.join(REPO, "skills", "autoresearch-ml", "SKILL.md"), encoding="utf-8").read()
-    body = re.search(r"cat > autoresearch.sh <<'EOF'\n(.*?)\nEOF\n", text, re.S).group(1)
+    heredoc = re.search(r"cat > autoresearch.sh <<EOF\n.*?\nEOF\n", text, re.S).group(0)
+    env = dict(os.environ, AUTORESEARCH_CACHE_DIR=str(cache))
+    subprocess.run(["bash", "-c", heredoc], cwd=tmp_path, env=env, check=True)
     script = tmp_path / "autoresearch.sh"
-    script.write_text(body + "\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
@@ -196,9 +197,9 @@ def skill_script(tmp_path):
 
 
 def test_benchmark_script_runs_torchrun_and_the_protocol_keeps_one_world_size(tmp_path, tiny_cache):
-    script, path = skill_script(tmp_path)
     work = work_dir(tmp_path / "work")
     cache = copy_cache(tiny_cache, tmp_path / "cache", world_size=1)  # runs of one process so far
+    script, path = skill_script(tmp_path, cache)
     rc, out, err = launch(["bash", str(script)], work, cache, {"PATH": path, "AUTORESEARCH_GPUS_PER_RUN": "2"})
     assert rc != 0
     # one sentence, by rank 0, before torchrun's own report of the failed processes

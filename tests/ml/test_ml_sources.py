@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 
-from ml_helpers import TINY_FLAGS, load_prepare, run_prepare, write_corpus
+from ml_helpers import DEFAULT_DOC_CHARS, TINY_FLAGS, load_prepare, run_prepare, write_corpus
 
 
 def shard_texts(prep):
@@ -50,7 +50,7 @@ def test_glob_path_and_long_files_are_split(tmp_path):
     write_corpus(str(corpus), n_files=12, seed=5)
     (corpus / "big.txt").write_text("".join(f"line {i} with some words ✓\n" for i in range(3000)), encoding="utf-8")
     cache = tmp_path / "cache"
-    run_prepare(cache, "--source", "local", "--path", str(corpus / "**" / "*.txt"), *TINY_FLAGS, "--doc-chars", "2000")
+    run_prepare(cache, "--source", "local", "--path", str(corpus / "**" / "*.txt"), *DEFAULT_DOC_CHARS, "--doc-chars", "2000")
     prep = load_prepare(cache, "prepare_glob")
     train, val = shard_texts(prep)
     assert max(map(len, train + val)) <= 2000
@@ -122,3 +122,74 @@ def test_stdlib_source(tmp_path):
     assert p["train_docs"] > 500 and p["val_docs"] > 10 and p["eval_tokens"] == 1024
     train, _ = shard_texts(prep)
     assert any("import" in t for t in train[:50])
+
+
+def one_error_line(proc):
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("ERROR: "), proc.stderr
+    return lines[0]
+
+
+def test_force_with_a_wrong_path_keeps_the_prepared_dataset(tmp_path, tiny_corpus):
+    cache = tmp_path / "cache"
+    run_prepare(cache, "--source", "local", "--path", tiny_corpus, *TINY_FLAGS)
+    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    for typo in (str(tmp_path / "typo"), str(tmp_path / "typo" / "**" / "*.txt")):
+        proc = run_prepare(cache, "--force", "--source", "local", "--path", typo, *TINY_FLAGS, check=False)
+        assert "typo" in one_error_line(proc)
+        assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()} == before
+
+
+def test_a_relative_glob_is_stored_resolved(tmp_path):
+    write_corpus(str(tmp_path / "here" / "c"), n_files=12, seed=3)
+    (tmp_path / "elsewhere").mkdir()
+    cache = tmp_path / "cache"
+    run_prepare(cache, "--source", "local", "--path", "c/**/*.txt", *TINY_FLAGS, cwd=tmp_path / "here")
+    stored = json.loads((cache / "protocol.json").read_text())["source_detail"]["path"]
+    assert stored == str(tmp_path / "here" / "c" / "**" / "*.txt")
+    again = run_prepare(cache, "--source", "local", "--path", "c/**/*.txt", *TINY_FLAGS, cwd=tmp_path / "here")
+    assert "Already prepared" in again.stdout
+    # the same words in a folder where they match nothing name another dataset
+    other = run_prepare(cache, "--source", "local", "--path", "c/**/*.txt", *TINY_FLAGS, cwd=tmp_path / "elsewhere",
+                        check=False)
+    assert "Already prepared" not in other.stdout and "source_detail" in one_error_line(other)
+
+
+def test_documents_are_cut_to_the_context_so_an_epoch_uses_most_tokens(tmp_path):
+    corpus = tmp_path / "c"
+    write_corpus(str(corpus), n_files=30, seed=11)
+    cache = tmp_path / "cache"
+    run_prepare(cache, "--source", "local", "--path", corpus, *DEFAULT_DOC_CHARS)
+    prep = load_prepare(cache, "prepare_doc_chars")
+    T = prep.MAX_SEQ_LEN
+    assert prep.PROTOCOL["source_detail"]["doc_chars"] == prep.DOC_CHARS_PER_TOKEN * T
+    paths = prep._split_paths("train")
+    total = sum(len(prep.ShardDocs(p).tokens) for p in paths)
+    bos = prep.Tokenizer.from_directory().get_bos_token_id()
+    rows = prep.pack_rows(prep.iter_documents(paths, loop=False), bos, T + 1, total // T + 10)
+    packed = rows.size - int((rows == bos).sum())
+    assert packed / total > 0.8, f"one epoch packs {packed} of {total} training tokens"
+
+
+def test_a_small_validation_split_is_a_loud_warning_with_the_figures(tmp_path, tiny_corpus):
+    proc = run_prepare(tmp_path / "cache", "--source", "local", "--path", tiny_corpus,
+                       *[f if f != "2048" else "10000000" for f in TINY_FLAGS])
+    warning = [line for line in proc.stderr.splitlines() if line.startswith("WARNING: ")]
+    assert len(warning) == 1 and "row(s) of 64" in warning[0] and "0.00512 % of the 10,000,000 requested" in warning[0]
+    assert "--val-fraction" in warning[0]
+
+
+def test_a_truncated_validation_file_is_one_sentence(tmp_path, tiny_cache):
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_cache, cache)
+    rows = cache / "tokens" / "val_rows.npy"
+    rows.write_bytes(rows.read_bytes()[: rows.stat().st_size // 2])
+    import subprocess
+    import sys
+
+    from ml_helpers import ASSETS
+    for call in ("require_prepared()", "get_val_rows()"):
+        proc = subprocess.run([sys.executable, "-c", f"import prepare; prepare.{call}"], cwd=ASSETS, capture_output=True,
+                              text=True, env={**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache)}, timeout=120)
+        assert "val_rows.npy is damaged" in one_error_line(proc) and "--force" in proc.stderr

@@ -5,11 +5,13 @@ layout: the plugin root, each skill folder copied alone (npx skills add), clone-
 import json
 import os
 import subprocess
+import sys
 
 import pytest
+from autoresearch_engine import config
 
-from skilldocs import (REPO, bash_blocks, install_skill_alone, install_skill_md_only, make_clone, make_git_remote,
-                       make_project, plugin_repository, read, run_block, run_doc)
+from skilldocs import (REPO, bash_blocks, engine_version, git_env, install_skill_alone, install_skill_md_only, make_clone,
+                       make_git_remote, make_project, plugin_repository, read, run_block, run_doc)
 
 ML_TEMPLATE = ("prepare.py", "train.py", "gpu_kernels.py", "program.md", "pyproject.toml")
 LAYOUTS = ("plugin-root", "skills-add", "clone-and-copy")
@@ -141,3 +143,52 @@ def test_real_npx_skills_add_install_runs_the_documented_commands(tmp_path, proj
     ml_dir = os.path.join(project, ".claude", "skills", "autoresearch-ml")
     first = [code for runnable, code in bash_blocks(read(os.path.join(ml_dir, "SKILL.md"))) if runnable][0]
     assert "MISSING" not in run_block(first, project, ml_dir).stdout
+
+
+def test_ml_benchmark_runs_the_project_environment_on_the_dataset_named_at_setup(tmp_path, project, monkeypatch):
+    _ml_template_complete()
+    cache = str(tmp_path / "the-session-cache")
+    monkeypatch.setenv("AUTORESEARCH_CACHE_DIR", cache)
+    skill_dir = install("plugin-root", tmp_path, project)["autoresearch-ml"]
+    run_doc(read(os.path.join(skill_dir, "SKILL.md")), project, skill_dir)
+    settings = config.load(project)
+    assert (settings.baseline_repeat, settings.confirm_runs, settings.reference_repeat) == (3, 2, 2)
+    with open(os.path.join(project, "train.py"), "w", encoding="utf-8") as handle:
+        handle.write("import os, sys\nprint(sys.prefix)\nprint(os.environ['AUTORESEARCH_CACHE_DIR'])\n")
+    # uv on PATH must not be what runs train.py: `uv run` syncs, and on a CPU machine that replaces torch
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text(f"#!/bin/sh\ntouch {tmp_path / 'uv-was-called'}\nexit 1\n")
+    (bin_dir / "uv").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "AUTORESEARCH_CACHE_DIR"}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+
+    def bench():
+        result = subprocess.run(["bash", "autoresearch.sh"], cwd=project, env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    prefix, used_cache = bench()
+    assert used_cache == cache and not prefix.startswith(project)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", os.path.join(project, ".venv")], check=True)
+    prefix, used_cache = bench()
+    assert prefix == os.path.join(project, ".venv") and used_cache == cache
+    assert not (tmp_path / "uv-was-called").exists()
+
+
+def test_engine_check_finds_the_skill_folder_when_the_host_leaves_claude_skill_dir_empty(tmp_path, project):
+    skill_dir = install("skills-add", tmp_path, project)["autoresearch"]
+    first = [code for runnable, code in bash_blocks(read(os.path.join(skill_dir, "SKILL.md"))) if runnable][0]
+    env = dict(git_env(), HOME=str(tmp_path / "home"))
+    env.pop("CLAUDE_SKILL_DIR", None)
+    found = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert found.returncode == 0 and "MISSING" not in found.stdout, found.stdout + found.stderr
+    assert f"CLAUDE_SKILL_DIR is empty (this host does not fill it in); the skill folder is {skill_dir}" in found.stdout
+    assert f"autoresearch {engine_version()}" in found.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first], cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert "no installed skill was found" in lost.stdout and "fetch the whole bundle" in lost.stdout

@@ -138,3 +138,23 @@ def test_settings_table_matches_the_engine_defaults():
         value = getattr(defaults, key)
         shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
         assert table[key] == shown, f"references/files.md says {key} defaults to {table[key]}, the engine says {shown}"
+
+
+def test_ml_pyproject_sends_torch_to_no_index_but_pypi():
+    """A Linux machine without the CUDA index (or without a GPU) must not be sent there by `uv sync`."""
+    tomllib = pytest.importorskip("tomllib", reason="reading TOML needs Python 3.11 or newer")
+    with open(os.path.join(REPO, "skills", "autoresearch-ml", "assets", "pyproject.toml"), "rb") as handle:
+        uv = tomllib.load(handle).get("tool", {}).get("uv", {})
+    assert "index" not in uv and "torch" not in uv.get("sources", {})
+
+
+def test_ml_program_names_the_engine_path_and_the_failure_prefixes_the_template_prints():
+    assets = os.path.join(REPO, "skills", "autoresearch-ml", "assets")
+    program = open(os.path.join(assets, "program.md"), encoding="utf-8").read()
+    assert ".claude/skills/autoresearch/scripts/autoresearch" in program and os.access(ENGINE, os.X_OK)
+    assert "-- uv run" not in program, "the engine runs autoresearch.sh; uv run would re-sync the environment"
+    sample = program.split("The end of a run's output", 1)[1].split("```", 1)[0]
+    assert "H100" in sample, "the sample output says which machine printed it"
+    for prefix, script in (("FAIL:", "train.py"), ("ERROR:", "prepare.py")):
+        assert f"`{prefix}` (`{script}`" in program or f"`{prefix}` (`{script}`:" in program
+        assert f'print(f"{prefix} {{message}}"' in open(os.path.join(assets, script), encoding="utf-8").read()

@@ -8,7 +8,7 @@ import time
 
 from .. import config, gitops, jsonlog, records, session
 from ..errors import EngineError
-from ..workspace import open_workspace
+from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
 from .common import add_common, load
 
 
@@ -60,7 +60,7 @@ def cmd_init(args) -> int:
     what = f"segment {header['segment']}" if header["segment"] else "session"
     print(f"autoresearch: {what} started: {header['name']} — {header['metricName']} "
           f"({header['metricUnit'] or 'no unit'}, {header['bestDirection']} is better). "
-          f"Next: commit the harness, then 'autoresearch run' for the baseline.")
+          f"Next: {_next_step(ws, repo)}")
     if not repo:
         print("autoresearch: warning: this folder is not a git repository; 'git init' it so experiments can be "
               "committed and reverted.", file=sys.stderr)
@@ -79,3 +79,18 @@ def register(sub) -> None:
     p.add_argument("--new-segment", action="store_true", help="start a new segment in an existing session")
     p.add_argument("--continue", dest="continue_", action="store_true", help="reopen a cancelled session")
     p.set_defaults(func=cmd_init)
+
+
+def _next_step(ws: Workspace, repo) -> str:
+    """What to do after init, from the state of the harness: write it, commit it, or measure the baseline."""
+    baseline = "'autoresearch run' for the baseline."
+    if not os.path.isfile(ws.file(BENCHMARK_SCRIPT)):
+        return f"write {BENCHMARK_SCRIPT} (or give the command after --: autoresearch run -- CMD), then {baseline}"
+    if not repo:
+        return baseline
+    harness = {os.path.realpath(ws.file(name)) for name in (BENCHMARK_SCRIPT, CHECKS_SCRIPT)}
+    pending = sorted(os.path.relpath(os.path.join(repo, path), ws.session_dir) for _, path in gitops.porcelain(repo)
+                     if os.path.realpath(os.path.join(repo, path)) in harness)
+    if pending:
+        return f"commit {' and '.join(pending)}, then {baseline}"
+    return baseline
