@@ -286,6 +286,15 @@ def test_run_refuses_untracked_files(session):
     session.engine("run")  # ignored files are not part of the experiment
 
 
+def test_run_accepts_untracked_files_of_the_agent_host(session):
+    """Skills installed into .claude/skills (npx skills add) are the agent's tools, not the experiment."""
+    baseline(session)
+    session.write(os.path.join(".claude", "skills", "autoresearch", "SKILL.md"), "# installed, not committed\n")
+    session.engine("run")
+    session.write(os.path.join("src", ".claude-notes.md"), "not the host's folder\n")
+    assert ".claude-notes.md" in one_clear_error(session.engine("run", check=False))
+
+
 # ---- 16: finalize checks the branch it made, and leaves nothing behind -----------------------------
 
 def branch_session(project, checks_on_main=None, checks_on_session=None):

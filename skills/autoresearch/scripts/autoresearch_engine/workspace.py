@@ -16,6 +16,8 @@ LOG_NAME = "autoresearch.jsonl"
 BENCHMARK_SCRIPT = "autoresearch.sh"
 CHECKS_SCRIPT = "autoresearch.checks.sh"
 RUN_LOG = "run.log"
+# The agent host's own folder (installed skills, settings): never part of what an experiment measures.
+HOST_DIR = ".claude"
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Workspace:
             raise EngineError(f"the repository has no commit yet; commit the harness (git add -A && git commit "
                               f"-m harness) before {action}.")
         changed, untracked = gitops.uncommitted(repo, self.owned_paths(repo))
+        untracked = [path for path in untracked if not _in_host_dir(path)]
         if changed:
             raise EngineError(f"uncommitted changes in {gitops.shown_list(changed)}: {action} needs the working "
                               "tree to be a commit; commit them (git commit -am \"…\") or discard them "
@@ -82,6 +85,11 @@ class Workspace:
             os.remove(self.pending_path)
         except FileNotFoundError:
             pass
+
+
+def _in_host_dir(path) -> bool:
+    text = path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path
+    return HOST_DIR in text.split("/")[:-1]
 
 
 def open_workspace(directory: Optional[str] = None, log_file: Optional[str] = None) -> Workspace:
