@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GPU benchmark of the ML template's kernels (skills/autoresearch-ml/assets/gpu_kernels.py).
+"""GPU benchmark of the ML template's kernels (skills/autoresearch-ml/assets/machine.py).
 
 Each kernel is checked against a float64 (attention: float32) reference on a small case, then
 timed forward + backward at the reference shape (128 rows x 2048 tokens, width 512, 4 heads x 128,
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "skills", "autoresearch-ml", "assets"))
-import gpu_kernels  # noqa: E402
+import machine  # noqa: E402
 
 if not torch.cuda.is_available():
     sys.exit("bench_kernels.py needs a CUDA GPU.")
@@ -63,7 +63,7 @@ def _():
     got = [t.to(bf).requires_grad_() for t in (x, w1, w2)]
     ref = [t.double().requires_grad_() for t in (x, w1, w2)]
     g = torch.randn(4096, D, device=dev)
-    gpu_kernels.relu2_mlp(*got)[0].backward(g.to(bf))
+    machine.relu2_mlp(*got)[0].backward(g.to(bf))
     (torch.relu(ref[0] @ ref[1].t()).square() @ ref[2].t()).backward(g.double())
     err = max(rel(a.grad, b.grad) for a, b in zip(got, ref))
     x, w1, w2 = (torch.randn(M, D, device=dev, dtype=bf, requires_grad=True), (torch.randn(4 * D, D, device=dev, dtype=bf) / 23).requires_grad_(),
@@ -71,7 +71,7 @@ def _():
     g = torch.randn(M, D, device=dev, dtype=bf)
     ref_c = torch.compile(lambda x, w1, w2: torch.relu(x @ w1.t()).square() @ w2.t())
     t_ref = bench(fwd_bwd(ref_c, (x, w1, w2), g))
-    t_new = bench(fwd_bwd(lambda *a: gpu_kernels.relu2_mlp(*a)[0], (x, w1, w2), g))
+    t_new = bench(fwd_bwd(lambda *a: machine.relu2_mlp(*a)[0], (x, w1, w2), g))
     rows.append(("MLP fwd+bwd (one layer)", f"{t_ref:.3f}", f"{t_new:.3f}", f"grad rel err {err:.1e} (bf16)"))
 
 
@@ -88,7 +88,7 @@ def _():
     x = torch.randn(2, T, H, HD, device=dev)
     g = torch.randn_like(x)
     a, b = x.to(bf).requires_grad_(), x.double().requires_grad_()
-    gpu_kernels.rope_norm(a, cos.to(bf), sin.to(bf)).backward(g.to(bf))
+    machine.rope_norm(a, cos.to(bf), sin.to(bf)).backward(g.to(bf))
     reference(b, cos.to(bf).double(), sin.to(bf).double()).backward(g.double())
     err = rel(a.grad, b.grad)
     x = torch.randn(B, T, H, HD, device=dev, dtype=bf, requires_grad=True)
@@ -96,7 +96,7 @@ def _():
     c16, s16 = cos.to(bf), sin.to(bf)
     ref_c = torch.compile(reference)
     t_ref = bench(fwd_bwd(lambda x: ref_c(x, c16, s16), (x,), g))
-    t_new = bench(fwd_bwd(lambda x: gpu_kernels.rope_norm(x, c16, s16), (x,), g))
+    t_new = bench(fwd_bwd(lambda x: machine.rope_norm(x, c16, s16), (x,), g))
     rows.append(("rotary + QK-norm fwd+bwd (q or k)", f"{t_ref:.3f}", f"{t_new:.3f}", f"grad rel err {err:.1e} (bf16)"))
 
 
@@ -110,7 +110,7 @@ def _():
     t[::97] = -1
     a = [x.to(bf).requires_grad_(), w.to(bf).requires_grad_()]
     b = [x.to(bf).double().requires_grad_(), w.to(bf).double().requires_grad_()]
-    gpu_kernels.lm_head_ce(*a, t, 15.0).mean().backward()
+    machine.lm_head_ce(*a, t, 15.0).mean().backward()
     reference(*b, t).mean().backward()
     err = max(rel(p.grad, q.grad) for p, q in zip(a, b))
     x = torch.randn(M, D, device=dev, dtype=bf, requires_grad=True)
@@ -118,18 +118,18 @@ def _():
     t = torch.randint(0, V, (M,), device=dev)
     ref_c = torch.compile(reference)
     t_ref = bench(fwd_bwd(lambda x, w: ref_c(x, w, t).mean(), (x, w), torch.ones((), device=dev)))
-    new_c = torch.compile(lambda x, w: gpu_kernels.lm_head_ce(x, w, t, 15.0).mean())
+    new_c = torch.compile(lambda x, w: machine.lm_head_ce(x, w, t, 15.0).mean())
     t_new = bench(fwd_bwd(new_c, (x, w), torch.ones((), device=dev)))
     logits = torch.randn(M, V, device=dev, dtype=bf)
-    t_k = bench(lambda: gpu_kernels.softcap_ce_(logits, t, 15.0))
+    t_k = bench(lambda: machine.softcap_ce_(logits, t, 15.0))
     rows.append(("LM head + CE fwd+bwd (3 matmuls incl.)", f"{t_ref:.3f}", f"{t_new:.3f}", f"grad rel err {err:.1e}; CE kernel alone "
                  f"{t_k:.3f} ms = {4 * M * V / t_k / 1e6:.0f} GB/s"))
 
 
 @section("attention")
 def _():
-    if not gpu_kernels.cudnn_available():
-        rows.append(("attention", "skipped", "", f"cuDNN frontend unavailable: {gpu_kernels.load_error()!r}"))
+    if not machine.cudnn_available():
+        rows.append(("attention", "skipped", "", f"cuDNN frontend unavailable: {machine.load_error()!r}"))
         return
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
@@ -143,7 +143,7 @@ def _():
     for window in (64, 1024, T):
         q, k, v = (torch.randn(2, T, H, HD, device=dev, dtype=bf, requires_grad=True) for _ in range(3))
         g = torch.randn(2, T, H, HD, device=dev, dtype=bf)
-        gpu_kernels.cudnn_attention(q, k, v, window).backward(g)
+        machine.cudnn_attention(q, k, v, window).backward(g)
         got = [t.grad for t in (q, k, v)]
         qr, kr, vr = (t.detach().float().requires_grad_() for t in (q, k, v))
         reference(qr, kr, vr, window).backward(g.float())
@@ -158,10 +158,10 @@ def _():
     mask = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & (qi - ki < T // 2), None, None, T, T, device=dev)
     t_flex = bench(fwd_bwd(lambda q, k, v: flex(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), block_mask=mask), (q, k, v),
                            g.transpose(1, 2)))
-    t_cud = bench(fwd_bwd(lambda q, k, v: gpu_kernels.cudnn_attention(q, k, v, T // 2), (q, k, v), g))
+    t_cud = bench(fwd_bwd(lambda q, k, v: machine.cudnn_attention(q, k, v, T // 2), (q, k, v), g))
     t_sdpa = bench(fwd_bwd(lambda q, k, v: F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                                                           is_causal=True), (q, k, v), g.transpose(1, 2)))
-    t_cud_full = bench(fwd_bwd(lambda q, k, v: gpu_kernels.cudnn_attention(q, k, v, T), (q, k, v), g))
+    t_cud_full = bench(fwd_bwd(lambda q, k, v: machine.cudnn_attention(q, k, v, T), (q, k, v), g))
     rows.append(("window 1024 fwd+bwd: flex -> cuDNN", f"{t_flex:.3f}", f"{t_cud:.3f}",
                  f"{flops[T // 2] / t_flex / 1e9:.0f} -> {flops[T // 2] / t_cud / 1e9:.0f} TFLOP/s; grad rel err {max(errs):.1e} (w 64/1024/2048)"))
     rows.append(("causal fwd+bwd: SDPA -> cuDNN op", f"{t_sdpa:.3f}", f"{t_cud_full:.3f}",

@@ -1,7 +1,7 @@
 """Benchmark the BOS-aligned best-fit packers of skills/autoresearch-ml/assets/prepare.py.
 
 Both packers run on the same documents and must produce identical rows:
-  - pack_rows_reference: straightforward pure Python (linear scans over a list buffer)
+  - pack_rows_reference (tests/ml/ml_helpers.py): plain Python (linear scans over a list buffer)
   - BestFitPacker: sorted buffer with bisect, numpy slice copies
 and, for the fast one, the full dataloader (background thread, rows -> input/target batches).
 
@@ -21,7 +21,10 @@ import time
 
 import numpy as np
 
-ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "skills", "autoresearch-ml", "assets")
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ASSETS = os.path.join(REPO, "skills", "autoresearch-ml", "assets")
+sys.path.insert(0, os.path.join(REPO, "tests", "ml"))
+from ml_helpers import pack_rows_reference  # noqa: E402
 
 
 def load_prepare(cache_dir):
@@ -43,7 +46,7 @@ def bench(name, prepare, docs, bos, row_len, n_rows):
             times.append(time.perf_counter() - t0)
         return out, sorted(times)[len(times) // 2]
 
-    ref, t_ref = timed(lambda: prepare.pack_rows_reference(as_lists, bos, row_len, n_rows))
+    ref, t_ref = timed(lambda: pack_rows_reference(as_lists, bos, row_len, n_rows))
     fast, t_fast = timed(lambda: prepare.pack_rows(docs, bos, row_len, n_rows))
     assert len(ref) == len(fast) == n_rows, "not enough documents for the requested rows"
     assert np.array_equal(np.array(ref, dtype=np.int64), fast), "the packers disagree"

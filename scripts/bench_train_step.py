@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Time (and optionally profile) the ML template's training step without a whole training run.
 
-Runs train.py up to its training loop (setup, compilation, warm-up), prints the compile-time
-breakdown, then times --steps steps on a prepared dataset ($AUTORESEARCH_CACHE_DIR). Knobs can be
-overridden without editing the file: --set FUSED_CE=False --set ATTENTION='"flex"'.
---profile adds a per-kernel table of two steps (CUDA).
+Runs train.py as it is, on a prepared dataset ($AUTORESEARCH_CACHE_DIR), except that its budget
+ends after --steps timed steps (prepare.budget_progress is replaced), then prints the compile-time
+breakdown and the median step. Knobs can be overridden without editing the file:
+--set KERNELS=False --set DEPTH=12. --profile adds a per-kernel table of the last two steps (CUDA).
 
     python3 scripts/bench_train_step.py --steps 10 --profile
 """
@@ -21,23 +21,41 @@ ap.add_argument("--steps", type=int, default=10)
 ap.add_argument("--profile", action="store_true")
 ap.add_argument("--label", default="")
 args = ap.parse_args()
+if args.steps < 3 if args.profile else args.steps < 1:
+    sys.exit("--steps must be at least 1 (3 with --profile).")
 
 t_proc = time.time()
-src = open(args.train).read()
+path = os.path.abspath(args.train)
+src = open(path).read()
 for item in args.set:
     k, v = item.split("=", 1)
     src, n = re.subn(rf"^{k}\s*=.*$", f"{k} = {v}", src, count=1, flags=re.M)
     if n != 1:
         sys.exit(f"--set {item}: train.py has no knob {k}.")
-cut = src.index("# Training loop")
-src = src[:src.rindex("\n# ----", 0, cut)]
-sys.path.insert(0, os.path.dirname(os.path.abspath(args.train)))
+sys.path.insert(0, os.path.dirname(path))
 
-ns = {"__name__": "train_bench", "__file__": os.path.abspath(args.train)}
-exec(compile(src, os.path.abspath(args.train), "exec"), ns)
-t_setup = time.time() - t_proc
-
+import prepare  # noqa: E402  (the copy train.py imports: its budget is replaced below)
 import torch  # noqa: E402
+
+profiler = None
+
+
+def steps_budget(tokens, seconds):
+    """prepare.budget_progress for this benchmark: done after --steps steps; profiles the last two."""
+    global profiler
+    step = tokens // ns["TOTAL_BATCH_SIZE"]
+    if args.profile and step == args.steps - 2:
+        from torch.profiler import ProfilerActivity, profile
+        profiler = profile(activities=[ProfilerActivity.CUDA])
+        profiler.__enter__()
+    if profiler is not None and step == args.steps:
+        profiler.__exit__(None, None, None)  # before the evaluation
+    return step / args.steps
+
+
+prepare.budget_progress = steps_budget
+ns = {"__name__": "__main__", "__file__": path}
+exec(compile(src, path, "exec"), ns)  # the whole of train.py: setup, warm-up, the steps, evaluation
 
 try:
     from torch._dynamo.utils import compile_times
@@ -45,32 +63,19 @@ try:
 except Exception as e:  # noqa: BLE001
     print("compile_times unavailable:", e)
 
-loader = ns["make_dataloader"](ns["tokenizer"], ns["B"], ns["T"], "train", device=ns["device"])
-train_step, sync = ns["train_step"], ns["sync"]
-times = []
-for i in range(args.steps):
-    t0 = time.perf_counter()
-    loss, _ = train_step(loader, 1.0, 0.95, 0.1)
-    sync()
-    times.append(time.perf_counter() - t0)
-    print(f"step {i} {times[-1] * 1000:.1f} ms loss {loss.item():.4f}", flush=True)
+times = ns["step_times"]
 steady = sorted(times[2:] if len(times) > 4 else times)
 med = steady[len(steady) // 2]
 fpt, peak = ns["flops_per_token"], ns["peak"]
 mfu = 100 * fpt * ns["TOTAL_BATCH_SIZE"] / med / peak if peak else 0
 dev_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
-print(f"RESULT {dev_name} {args.label} {' '.join(args.set)}: setup+compile {t_setup:.1f}s "
-      f"median step {med * 1000:.1f} ms, MFU {mfu:.1f}%, peak mem {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
-      flush=True)
+print(f"RESULT {dev_name} {args.label} {' '.join(args.set)}: outside the steps {ns['total_seconds'] - ns['training_time']:.1f}s, "
+      f"median step {med * 1000:.1f} ms, MFU {mfu:.1f}%, "
+      f"peak mem {torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0:.1f} GiB", flush=True)
 
-if args.profile:
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(2):
-            train_step(loader, 1.0, 0.95, 0.1)
-        sync()
+if profiler is not None:
     rows = []
-    for e in prof.key_averages():
+    for e in profiler.key_averages():
         t = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0)
         if t > 0 and e.count > 0:
             rows.append((t, e.count, e.key))
@@ -94,4 +99,3 @@ if args.profile:
     print("  top kernels (ms per step, calls per step):")
     for t, c, k in sorted(rows, reverse=True)[:45]:
         print(f"  {t / 2e3:7.2f} {c // 2:4d}  {k[:110]}")
-loader.close()

@@ -246,7 +246,7 @@ def ml_demo(root: str, install: bool) -> None:
         return
     repo = os.path.join(root, "ml-project")
     new_repo(repo)
-    for name in ("prepare.py", "train.py", "gpu_kernels.py", "program.md"):
+    for name in ("prepare.py", "train.py", "machine.py", "program.md"):
         if os.path.exists(os.path.join(ML_ASSETS, name)):
             shutil.copy(os.path.join(ML_ASSETS, name), repo)
     env = dict(os.environ, AUTORESEARCH_CACHE_DIR=os.path.join(root, "cache"), PYTHONUNBUFFERED="1")

@@ -10,6 +10,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ASSETS = os.path.join(REPO, "skills", "autoresearch-ml", "assets")
 PREPARE = os.path.join(ASSETS, "prepare.py")
 TRAIN = os.path.join(ASSETS, "train.py")
+TEMPLATE_CODE = ("prepare.py", "train.py", "machine.py")  # what a training run needs beside the data
 
 WORDS = ("the model reads bytes and predicts the next token while the loader packs rows "
          "naïve café über straße 東京 数据 ✓ λ → 😀 def class return import yield").split()
@@ -67,3 +68,32 @@ def load_prepare(cache_dir, name="prepare_under_test"):
     return module
 
 
+def pack_rows_reference(docs, bos, row_len, n_rows, buffer_size=1000, refill=128):
+    """prepare.py's best-fit packing written the plain way (linear scans over a list): the reference
+    its fast packer must equal, and the baseline of scripts/bench_packer.py."""
+    docs = iter(docs)
+    buffer, rows, exhausted = [], [], False
+    while len(rows) < n_rows:
+        row = []
+        while len(row) < row_len:
+            while len(buffer) < buffer_size and not exhausted:
+                for _ in range(refill):
+                    doc = next(docs, None)
+                    if doc is None:
+                        exhausted = True
+                        break
+                    buffer.append([bos] + list(doc))
+            if not buffer:
+                return rows
+            remaining = row_len - len(row)
+            best, best_len = -1, 0
+            for i, d in enumerate(buffer):
+                if best_len < len(d) <= remaining:
+                    best, best_len = i, len(d)
+            if best >= 0:
+                row.extend(buffer.pop(best))
+            else:
+                shortest = min(range(len(buffer)), key=lambda i: len(buffer[i]))
+                row.extend(buffer.pop(shortest)[:remaining])
+        rows.append(row)
+    return rows

@@ -1,14 +1,18 @@
-"""gpu_kernels.py on the CPU: the Triton kernels run in Triton's interpreter (TRITON_INTERPRET=1, float32)
-and must match float64 references, forward and backward. The cuDNN path needs a GPU; here it must
+"""machine.py's kernels and its fast path on the CPU: the Triton kernels run in Triton's interpreter
+(TRITON_INTERPRET=1, float32) and must match float64 references, forward and backward; the fast path
+swaps a kernel in only for a layer of train.py it reproduces. The cuDNN path needs a GPU; here it must
 report itself unavailable without raising."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from ml_helpers import ASSETS
+from ml_helpers import ASSETS, TEMPLATE_CODE
 
 pytest.importorskip("triton")
 
@@ -16,7 +20,7 @@ CHECK = r"""
 import json, sys
 import torch
 sys.path.insert(0, sys.argv[1])
-import gpu_kernels
+import machine
 
 torch.manual_seed(0)
 out = {}
@@ -30,7 +34,7 @@ for M, K, N in ((512, 128, 256), (300, 64, 200)):
     w1 = (torch.randn(N, K) / K ** 0.5).requires_grad_()
     w2 = (torch.randn(K, N) / N ** 0.5).requires_grad_()
     gy = torch.randn(M, K)
-    y, post = gpu_kernels.relu2_mlp(x, w1, w2)
+    y, post = machine.relu2_mlp(x, w1, w2)
     y.backward(gy)
     xr, w1r, w2r = (t.detach().double().requires_grad_() for t in (x, w1, w2))
     pre = xr @ w1r.t()
@@ -44,7 +48,7 @@ B, T, H, D = 2, 24, 4, 16
 x = torch.randn(B, T, H, D, requires_grad=True)
 ang = torch.outer(torch.arange(T, dtype=torch.float64), 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.float64) / D)))
 cos, sin = ang.cos(), ang.sin()
-y = gpu_kernels.rope_norm(x, cos.float(), sin.float())
+y = machine.rope_norm(x, cos.float(), sin.float())
 g = torch.randn(B, T, H, D)
 y.backward(g)
 xr = x.detach().double().requires_grad_()
@@ -57,14 +61,14 @@ out["rope_norm"] = [rel(y, yr), rel(x.grad, xr.grad)]
 # LM head + soft-capped cross-entropy, ignored targets, a non-uniform upstream gradient;
 # the one-block path and the two-pass path (rows longer than max_block)
 for V, max_block in ((512, 8192), (1000, 256)):
-    gpu_kernels.CE_CONFIG["max_block"] = max_block
+    machine.CE_CONFIG["max_block"] = max_block
     N, Dm = 67, 32
     x = torch.randn(N, Dm, requires_grad=True)
     w = (torch.randn(V, Dm) * 2).requires_grad_()
     t = torch.randint(0, V, (N,))
     t[::7] = -1
     g = torch.rand(N) - 0.3
-    loss = gpu_kernels.lm_head_ce(x, w, t, 15.0)
+    loss = machine.lm_head_ce(x, w, t, 15.0)
     loss.backward(g)
     xr, wr = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
     logits = 15.0 * torch.tanh((xr @ wr.t()) / 15.0)
@@ -73,7 +77,7 @@ for V, max_block in ((512, 8192), (1000, 256)):
     out[f"ce V={V} block={max_block}"] = [rel(loss, lr), rel(x.grad, xr.grad), rel(w.grad, wr.grad),
                                           float(loss[t == -1].abs().max())]
 
-out["cudnn_available"] = gpu_kernels.cudnn_available()
+out["cudnn_available"] = machine.cudnn_available()
 out["cuda"] = torch.cuda.is_available()
 print(json.dumps(out))
 """
@@ -109,3 +113,61 @@ def test_cudnn_attention_reports_unavailable_without_a_gpu(results):
     if results["cuda"]:
         pytest.skip("a GPU is visible")
     assert results["cudnn_available"] is False
+
+
+def fast_path_report(work, cache, edits, device="cpu", timeout=600):
+    """Run a copy of train.py with `edits` applied until it has printed its fast-path report, then stop it."""
+    work.mkdir()
+    for name in TEMPLATE_CODE:
+        shutil.copy(os.path.join(ASSETS, name), work / name)
+    src = (work / "train.py").read_text()
+    for old, new in [*edits, ('DEVICE = "auto"', f'DEVICE = "{device}"')]:
+        assert src.count(old) == 1, old
+        src = src.replace(old, new)
+    (work / "train.py").write_text(src)
+    env = {**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1",
+           "TRITON_INTERPRET": "1" if device == "cpu" else "0"}
+    proc = subprocess.Popen([sys.executable, "train.py"], cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Fast path: checked"):
+                break
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    out = "".join(lines)
+    assert "Fast path: checked" in out, out[-3000:]
+    return out
+
+
+LAYERS = {"MLP.forward": "fused ReLU^2 kernel", "CausalSelfAttention.rotary_norm": "fused rotary + QK-norm kernel",
+          "GPT.head": "fused LM head + soft-capped cross-entropy kernel"}
+EDITS = {  # each a change an agent following program.md might make, and the layer it changes
+    "MLP.forward": ("F.relu(self.c_fc(x)).square()", "F.gelu(self.c_fc(x))"),
+    # a soft-cap that agrees with c * tanh(x / c) near zero and parts from it at large logits
+    "GPT.head": ("logits = c * torch.tanh(logits / c)", "logits = logits / (1 + (logits / c).square()).sqrt()"),
+    # the other direction of rotation, as some implementations have it
+    "CausalSelfAttention.rotary_norm": ("[x1 * cos + x2 * sin, x2 * cos - x1 * sin]", "[x1 * cos - x2 * sin, x2 * cos + x1 * sin]"),
+}
+
+
+def test_edited_layer_is_honoured(tmp_path, tiny_cache):
+    unedited = fast_path_report(tmp_path / "unedited", tiny_cache, [])
+    for layer, what in LAYERS.items():
+        assert re.search(rf"^Fast path: {re.escape(layer)} -> {re.escape(what)} ", unedited, re.M), unedited
+    assert "keeps its plain code" not in unedited
+    for edited, edit in EDITS.items():
+        out = fast_path_report(tmp_path / edited, tiny_cache, [edit])
+        refused = re.findall(r"^Fast path: (\S+) keeps its plain code: the (.+) differs from it by ([\d.]+)% \((.+)\)$", out, re.M)
+        assert [r[0] for r in refused] == [edited], out
+        assert float(refused[0][2]) > 2.0  # the tolerance: bf16 rounding stays below it, the edit does not
+        for layer, what in LAYERS.items():
+            if layer != edited:
+                assert re.search(rf"^Fast path: {re.escape(layer)} -> ", out, re.M), out

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ml_helpers import ASSETS, REPO, TINY_FLAGS, run_prepare
+from ml_helpers import ASSETS, REPO, TEMPLATE_CODE, TINY_FLAGS, run_prepare
 
 TOKENS_PER_STEP = 2**12  # the cpu profile's TOTAL_BATCH_SIZE
 TIMEOUT = 180
@@ -46,10 +46,10 @@ def work_dir(path, edit=()):
     """The template in a fresh folder, on the CPU, with the given (old, new) replacements in train.py;
     each process writes its pid to pid<rank>."""
     path.mkdir()
-    for name in ("prepare.py", "train.py", "gpu_kernels.py"):
+    for name in TEMPLATE_CODE:
         shutil.copy(os.path.join(ASSETS, name), path / name)
     src = (path / "train.py").read_text()
-    pid_file = "import prepare\nopen(f'pid{prepare.RANK}', 'w').write(str(os.getpid()))\n"
+    pid_file = "import prepare\nopen(f'pid{prepare.RANK}', 'w').write(str(__import__('os').getpid()))\n"
     for a, b in [('DEVICE = "auto"', 'DEVICE = "cpu"'), ("import prepare\n", pid_file), *edit]:
         assert a in src, a
         src = src.replace(a, b)

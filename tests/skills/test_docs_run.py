@@ -13,7 +13,7 @@ from autoresearch_engine import config
 from skilldocs import (REPO, bash_blocks, engine_version, git_env, install_skill_alone, install_skill_md_only, make_clone,
                        make_git_remote, make_project, plugin_repository, read, run_block, run_doc)
 
-ML_TEMPLATE = ("prepare.py", "train.py", "gpu_kernels.py", "program.md", "pyproject.toml")
+ML_TEMPLATE = ("prepare.py", "train.py", "machine.py", "program.md", "pyproject.toml")
 LAYOUTS = ("plugin-root", "skills-add", "clone-and-copy")
 
 

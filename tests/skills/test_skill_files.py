@@ -9,7 +9,7 @@ import pytest
 
 from skilldocs import REPO, SKILLS, SPEC_KEYS, bash_blocks, engine_version, plugin_repository, skill_md, split_front_matter
 
-ML_TEMPLATE = ("prepare.py", "train.py", "gpu_kernels.py", "program.md", "pyproject.toml")
+ML_TEMPLATE = ("prepare.py", "train.py", "machine.py", "program.md", "pyproject.toml")
 ENGINE = os.path.join(REPO, "skills", "autoresearch", "scripts", "autoresearch")
 
 

@@ -153,6 +153,18 @@ def _load_array(path, mmap_mode=None):
         fail(f"{path} is damaged (truncated or not a numpy array); re-run `python prepare.py --force` with its original flags.")
 
 
+def budget_progress(tokens, seconds):
+    """How far a run is through its training budget (1.0 = done): TIME_BUDGET seconds, or in the
+    token-budget mode TOKEN_BUDGET tokens once calibrated. A run that needs more than twice
+    TIME_BUDGET seconds for the token budget is stopped: it is too slow to compare."""
+    if BUDGET_MODE == "tokens" and TOKEN_BUDGET is not None:
+        if seconds > 2 * TIME_BUDGET:
+            fail(f"the token budget needs more than twice the {TIME_BUDGET}s it was calibrated on; this change "
+                 "makes training too slow to compare.")
+        return min(tokens / TOKEN_BUDGET, 1.0)
+    return min(seconds / TIME_BUDGET, 1.0)
+
+
 def require_prepared():
     """Exit with one clear sentence unless the cache holds a complete dataset of this protocol version."""
     if PROTOCOL is None:
@@ -568,39 +580,9 @@ def iter_documents(paths, loop=True):
 # cropped to fill the row exactly (its remainder is dropped). The buffer is topped up to
 # buffer_size documents, `refill` at a time, before each placement.
 
-def pack_rows_reference(docs, bos, row_len, n_rows, buffer_size=1000, refill=128):
-    """Straightforward pure-Python best-fit packer (the baseline): linear scans over a list."""
-    docs = iter(docs)
-    buffer, rows, exhausted = [], [], False
-    while len(rows) < n_rows:
-        row = []
-        while len(row) < row_len:
-            while len(buffer) < buffer_size and not exhausted:
-                for _ in range(refill):
-                    doc = next(docs, None)
-                    if doc is None:
-                        exhausted = True
-                        break
-                    buffer.append([bos] + list(doc))
-            if not buffer:
-                return rows
-            remaining = row_len - len(row)
-            best, best_len = -1, 0
-            for i, d in enumerate(buffer):
-                if best_len < len(d) <= remaining:
-                    best, best_len = i, len(d)
-            if best >= 0:
-                row.extend(buffer.pop(best))
-            else:
-                shortest = min(range(len(buffer)), key=lambda i: len(buffer[i]))
-                row.extend(buffer.pop(shortest)[:remaining])
-        rows.append(row)
-    return rows
-
-
 class BestFitPacker:
-    """The same packing as pack_rows_reference, fast: the buffer is kept sorted by length
-    (bisect instead of scans) and tokens move as numpy slices into a preallocated row."""
+    """The packing described above. The buffer is kept sorted by length (bisect instead of linear
+    scans) and tokens move as numpy slices into a preallocated row."""
 
     def __init__(self, docs, bos, row_len, buffer_size=1000, refill=128):
         self.docs = iter(docs)

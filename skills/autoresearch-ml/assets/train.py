@@ -7,12 +7,14 @@ trained with Muon (matrices) + AdamW (the rest) for a fixed budget — wall-cloc
 with `prepare.py --budget tokens` a fixed number of tokens calibrated by the first run — then
 evaluated in bits per byte on the fixed validation set. The protocol (context length,
 evaluation tokens, budget) comes from prepare.py and is fixed per prepared dataset.
+
+Every layer below is plain PyTorch, and that is the model that trains. On a GPU, machine.py
+swaps a fused kernel in for a layer only after checking on a probe batch that it computes the
+same outputs and gradients as the code here; an edited layer keeps its plain code.
 """
 
 import gc
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -20,9 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import gpu_kernels
+import machine
 import prepare
-from prepare import BUDGET_MODE, MAX_SEQ_LEN, PROFILE, TIME_BUDGET, TOKEN_BUDGET, WORLD_SIZE, Tokenizer, evaluate_bpb, make_dataloader
+from machine import fail
+from prepare import MAX_SEQ_LEN, PROFILE, TIME_BUDGET, WORLD_SIZE, Tokenizer, evaluate_bpb, make_dataloader
 
 # ---------------------------------------------------------------------------
 # Knobs (edit these directly)
@@ -51,106 +54,13 @@ FINAL_LR_FRAC = 0.0
 # Machine
 DEVICE = "auto"             # auto | cuda | mps | cpu
 COMPILE = None              # None = torch.compile on CUDA only
-COMPILE_MODE = None         # torch.compile mode, e.g. "max-autotune-no-cudagraphs" (slow to compile)
-# Fused CUDA kernels from gpu_kernels.py, each for the layer as written below: turn one off when you change its layer
-FUSED_MLP = True            # ReLU^2 inside the MLP's matrix products
-FUSED_ROPE_NORM = True      # rotary embedding + QK-norm
-FUSED_CE = True             # lm_head + soft-capped cross-entropy
-ATTENTION = "auto"          # auto | fa3 | cudnn | flex | sdpa
-CAUSAL_SDPA = True          # with flex: full-context layers use SDPA's causal kernel (faster on H100)
-FLEX_OPTIONS = {}           # kernel_options for flex_attention (block sizes etc.)
+KERNELS = True              # machine.py's fused kernels where they reproduce the layers below (False: plain code only)
 SEED = 42
-
-# ---------------------------------------------------------------------------
-# Device, precision, attention backend
-# ---------------------------------------------------------------------------
-
-# Dense bf16 tensor-core peak (TFLOP/s) for MFU; fp32 peak where bf16 is not used.
-GPU_PEAK_TFLOPS = [
-    ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H100", 989.5), ("H200", 989.5), ("H800", 989.5), ("GH200", 989.5),
-    ("B200", 2250.0), ("B100", 1750.0), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0),
-    ("L4", 121.0), ("A10", 125.0), ("A6000", 154.8), ("RTX 4090", 165.2), ("RTX 3090", 71.0),
-]
-GPU_FP32_PEAK_TFLOPS = [("V100", 15.7), ("T4", 8.1), ("P100", 9.3)]
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def pick_device():
-    if DEVICE == "cuda" and not torch.cuda.is_available():
-        fail("DEVICE = 'cuda' but no CUDA GPU is visible; set DEVICE = 'auto' or run on a GPU machine.")
-    if DEVICE == "mps" and not torch.backends.mps.is_available():
-        fail("DEVICE = 'mps' but MPS is not available; set DEVICE = 'auto'.")
-    if DEVICE != "auto":
-        return torch.device(DEVICE)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    if PROFILE != "cpu":
-        fail(f"the dataset was prepared with the '{PROFILE}' (GPU) protocol but no GPU is visible; "
-             "prepare a CPU dataset with `python prepare.py --profile cpu` in another AUTORESEARCH_CACHE_DIR.")
-    return torch.device("cpu")
-
-
-def pick_dtype(device):
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
-    if device.type == "mps":
-        try:
-            with torch.autocast("mps", dtype=torch.bfloat16):
-                (torch.ones(8, 8, device=device) @ torch.ones(8, 8, device=device)).sum().item()
-            return torch.bfloat16
-        except Exception:
-            return torch.float32
-    return torch.float32  # CPU: bf16 is slower than fp32 on most CPUs
-
-
-def peak_flops(device, dtype):
-    if device.type != "cuda":
-        return None, device.type
-    name = torch.cuda.get_device_name(device)
-    table = GPU_PEAK_TFLOPS if dtype == torch.bfloat16 else GPU_FP32_PEAK_TFLOPS
-    for key, tflops in table:
-        if key in name:
-            return tflops * 1e12, name
-    return None, name
-
-
-def pick_attention(device):
-    """(name, impl). FA3 through the `kernels` package on Hopper if already cached, else cuDNN
-    (gpu_kernels.py, needs nvidia-cudnn-frontend), else flex-attention on CUDA, else SDPA.
-    Never touches the network."""
-    want = ATTENTION
-    if device.type == "cuda" and want in ("auto", "fa3") and torch.cuda.get_device_capability(device)[0] == 9:
-        try:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # use a cached kernel only
-            from kernels import get_kernel
-            fa3 = get_kernel("varunneal/flash-attention-3").flash_attn_interface
-            return "fa3", fa3.flash_attn_func
-        except Exception as e:
-            if want == "fa3":
-                fail(f"ATTENTION = 'fa3' but the FA3 kernel is not available offline ({type(e).__name__}); set ATTENTION = 'auto'.")
-    if device.type == "cuda" and want in ("auto", "cudnn"):
-        if gpu_kernels.cudnn_available():
-            return "cudnn", gpu_kernels.cudnn_attention
-        if want == "cudnn":
-            fail("ATTENTION = 'cudnn' but cuDNN's attention is not available; pip install nvidia-cudnn-frontend or set ATTENTION = 'auto'.")
-    if device.type == "cuda" and want in ("auto", "flex", "fa3", "cudnn"):
-        try:
-            from torch.nn.attention.flex_attention import flex_attention  # noqa: F401
-            return "flex", None
-        except ImportError:
-            pass
-    return "sdpa", None
-
 
 # ---------------------------------------------------------------------------
 # Model
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class GPTConfig:
@@ -160,6 +70,7 @@ class GPTConfig:
     n_head: int = 4
     n_embd: int = 512
     window_pattern: str = "SSSL"
+    logit_softcap: float = 15.0
 
 
 def norm(x):
@@ -177,59 +88,13 @@ def rotary(x, cos, sin):  # x: (B, T, H, D)
     return torch.cat([x1 * cos + x2 * sin, x2 * cos - x1 * sin], dim=-1)
 
 
-class Attention:
-    """The attention kernel shared by all layers; each layer passes its window."""
-
-    def __init__(self, backend, impl, seq_len, device):
-        self.backend, self.impl = backend, impl
-        self.masks = {}
-        self.seq_len, self.device = seq_len, device
-
-    def prepare(self, windows, T):
-        """Build the masks once, outside any compiled region."""
-        for window in windows:
-            if self.backend == "flex" and not (CAUSAL_SDPA and window >= T):
-                self._mask(min(window, T), T)
-            elif self.backend == "sdpa" and window < T:
-                self._mask(window, T)
-
-    def _mask(self, window, T):
-        key = (window, T)
-        if key not in self.masks:
-            if self.backend == "flex":
-                from torch.nn.attention.flex_attention import create_block_mask
-
-                def mask_mod(b, h, q, kv):
-                    return (kv <= q) & (q - kv < window)
-                self.masks[key] = create_block_mask(mask_mod, None, None, T, T, device=self.device)
-            else:
-                i = torch.arange(T, device=self.device)
-                diff = i[:, None] - i[None, :]
-                self.masks[key] = (diff >= 0) & (diff < window)
-        return self.masks[key]
-
-    def __call__(self, q, k, v, window):  # (B, T, H, D) in and out
-        T = q.size(1)
-        if self.backend == "fa3":
-            out = self.impl(q, k, v, causal=True, window_size=(window - 1 if window < T else -1, 0))
-            return out[0] if isinstance(out, tuple) else out
-        if self.backend == "cudnn":
-            return self.impl(q.to(v.dtype), k.to(v.dtype), v, window)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        if self.backend == "flex" and not (CAUSAL_SDPA and window >= T):
-            from torch.nn.attention.flex_attention import flex_attention
-            y = flex_attention(q, k, v, block_mask=self._mask(min(window, T), T), kernel_options=FLEX_OPTIONS or None)
-        elif window >= T:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=self._mask(window, T))
-        return y.transpose(1, 2)
-
-
 class CausalSelfAttention(nn.Module):
     def __init__(self, config, layer_idx):
         super().__init__()
         self.n_head, self.head_dim = config.n_head, config.n_embd // config.n_head
+        T = config.sequence_len
+        pattern = config.window_pattern
+        self.window = T if layer_idx == config.n_layer - 1 else {"L": T, "S": T // 2}[pattern[layer_idx % len(pattern)]]
         d = config.n_embd
         self.c_q = nn.Linear(d, d, bias=False)
         self.c_k = nn.Linear(d, d, bias=False)
@@ -238,7 +103,21 @@ class CausalSelfAttention(nn.Module):
         self.ve_gate_channels = 32
         self.ve_gate = nn.Linear(self.ve_gate_channels, self.n_head, bias=False) if has_ve(layer_idx, config.n_layer) else None
 
-    def forward(self, x, idx, ve_weight, cos, sin, window, attn):
+    def rotary_norm(self, q, k, cos, sin):
+        return norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm after the rotary embedding
+
+    def attend(self, q, k, v, window):
+        """Causal attention in which each query sees the last `window` keys, itself included. (B, T, H, D)."""
+        T = q.size(1)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if window >= T:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            i = torch.arange(T, device=q.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=(i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < window))
+        return y.transpose(1, 2)
+
+    def forward(self, x, idx, ve_weight, cos, sin):
         B, T, _ = x.shape
         q = self.c_q(x).view(B, T, self.n_head, self.head_dim)
         k = self.c_k(x).view(B, T, self.n_head, self.head_dim)
@@ -247,12 +126,8 @@ class CausalSelfAttention(nn.Module):
             ve = F.embedding(idx, ve_weight).to(v.dtype)
             gate = 2 * torch.sigmoid(self.ve_gate(x[..., :self.ve_gate_channels]))
             v = v + gate.unsqueeze(-1) * ve.view(B, T, self.n_head, self.head_dim)
-        if FUSED_ROPE_NORM and gpu_kernels.TRITON and q.is_cuda:
-            c, s = cos[0, :, 0], sin[0, :, 0]
-            q, k = gpu_kernels.rope_norm(q, c, s), gpu_kernels.rope_norm(k, c, s)
-        else:
-            q, k = norm(rotary(q, cos, sin)), norm(rotary(k, cos, sin))  # QK-norm
-        y = attn(q, k, v, window)
+        q, k = self.rotary_norm(q, k, cos, sin)
+        y = self.attend(q, k, v, self.window)
         return self.c_proj(y.reshape(B, T, -1))
 
 
@@ -263,10 +138,6 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
 
     def forward(self, x):
-        if FUSED_MLP and gpu_kernels.TRITON and x.is_cuda and dtype == torch.bfloat16:  # dtype: set up below
-            w1, w2 = self.c_fc.weight.to(dtype), self.c_proj.weight.to(dtype)
-            y, _ = gpu_kernels.relu2_mlp(x.reshape(-1, x.size(-1)).to(dtype), w1, w2)
-            return y.view(x.shape)
         return self.c_proj(F.relu(self.c_fc(x)).square())
 
 
@@ -276,21 +147,17 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config, layer_idx)
         self.mlp = MLP(config)
 
-    def forward(self, x, x0, idx, resid_lambda, x0_lambda, ve_weight, cos, sin, window, attn):
+    def forward(self, x, x0, idx, resid_lambda, x0_lambda, ve_weight, cos, sin):
         x = resid_lambda.to(x.dtype) * x + x0_lambda.to(x.dtype) * x0
-        x = x + self.attn(norm(x), idx, ve_weight, cos, sin, window, attn)
+        x = x + self.attn(norm(x), idx, ve_weight, cos, sin)
         return x + self.mlp(norm(x))
 
 
 class GPT(nn.Module):
-    def __init__(self, config, attn, compute_dtype):
+    def __init__(self, config, compute_dtype):
         super().__init__()
-        self.config, self.attn, self.compute_dtype = config, attn, compute_dtype
+        self.config, self.compute_dtype = config, compute_dtype
         L, T = config.n_layer, config.sequence_len
-        windows = {"L": T, "S": T // 2}
-        self.window_sizes = [windows[WINDOW_PATTERN[i % len(WINDOW_PATTERN)]] for i in range(L)]
-        self.window_sizes[-1] = T
-        attn.prepare(set(self.window_sizes), T)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.blocks = nn.ModuleList([Block(config, i) for i in range(L)])
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -328,7 +195,7 @@ class GPT(nn.Module):
         exclude = self.wte.weight.numel() + sum(ve.weight.numel() for ve in self.value_embeds.values())
         exclude += self.resid_lambdas.numel() + self.x0_lambdas.numel()
         h, q, t = self.config.n_head, self.config.n_embd // self.config.n_head, self.config.sequence_len
-        attn = sum(12 * h * q * min(w, t) for w in self.window_sizes)
+        attn = sum(12 * h * q * min(block.attn.window, t) for block in self.blocks)
         return 6 * (nparams - exclude) + attn
 
     def forward(self, idx, targets=None, reduction="mean"):
@@ -337,20 +204,17 @@ class GPT(nn.Module):
         x = x0 = norm(self.wte(idx).to(self.compute_dtype))
         for i, block in enumerate(self.blocks):
             ve = self.value_embeds[str(i)].weight if str(i) in self.value_embeds else None
-            x = block(x, x0, idx, self.resid_lambdas[i], self.x0_lambdas[i], ve, cos, sin, self.window_sizes[i], self.attn)
+            x = block(x, x0, idx, self.resid_lambdas[i], self.x0_lambdas[i], ve, cos, sin)
         return self.head(x, targets, reduction)
 
     def head(self, x, targets, reduction):
-        if FUSED_CE and gpu_kernels.TRITON and x.is_cuda and targets is not None and self.compute_dtype == torch.bfloat16:
-            x = norm(x).reshape(-1, x.size(-1)).to(self.compute_dtype)
-            loss = gpu_kernels.lm_head_ce(x, self.lm_head.weight.to(self.compute_dtype), targets.reshape(-1), LOGIT_SOFTCAP)
-            return loss if reduction == "none" else loss.mean()
+        """Soft-capped logits, or with targets (-1 = ignored) the cross-entropy loss."""
+        c = self.config.logit_softcap
         logits = self.lm_head(norm(x)).float()
-        logits = LOGIT_SOFTCAP * torch.tanh(logits / LOGIT_SOFTCAP)
+        logits = c * torch.tanh(logits / c)
         if targets is None:
             return logits
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction="none")
-        return loss if reduction == "none" else loss.mean()
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction=reduction)
 
 
 # ---------------------------------------------------------------------------
@@ -478,27 +342,23 @@ def muon_momentum(step):
 t_start = time.time()
 prepare.require_prepared()
 torch.manual_seed(SEED)
-device = prepare.join_process_group(pick_device())  # under torchrun: this process's GPU
-dtype = pick_dtype(device)
+device = prepare.join_process_group(machine.pick_device(DEVICE, PROFILE))  # under torchrun: this process's GPU
+dtype = machine.pick_dtype(device)
 use_compile = (device.type == "cuda") if COMPILE is None else COMPILE
 if device.type == "cuda":
     torch.cuda.manual_seed(SEED)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-peak, device_name = peak_flops(device, dtype)
+autocast = machine.autocast(device, dtype)
+peak, device_name = machine.peak_flops(device, dtype)
 peak = peak * WORLD_SIZE if peak else peak  # MFU of the whole group
-backend, attn_impl = pick_attention(device)
-if backend == "flex" and not use_compile:
-    backend = "sdpa"  # flex-attention is only fast when compiled
-attn = Attention(backend, attn_impl, MAX_SEQ_LEN, device)
 
 tokenizer = Tokenizer.from_directory()
 vocab_size = tokenizer.get_vocab_size()
 model_dim = -(-DEPTH * ASPECT_RATIO // HEAD_DIM) * HEAD_DIM
-config = GPTConfig(sequence_len=MAX_SEQ_LEN, vocab_size=vocab_size, n_layer=DEPTH,
-                   n_head=model_dim // HEAD_DIM, n_embd=model_dim, window_pattern=WINDOW_PATTERN)
-model = GPT(config, attn, dtype).to(device)
+config = GPTConfig(sequence_len=MAX_SEQ_LEN, vocab_size=vocab_size, n_layer=DEPTH, n_head=model_dim // HEAD_DIM,
+                   n_embd=model_dim, window_pattern=WINDOW_PATTERN, logit_softcap=LOGIT_SOFTCAP)
+model = GPT(config, dtype).to(device)
 model.init_weights()
 num_params = sum(p.numel() for p in model.parameters())
 flops_per_token = model.estimate_flops()
@@ -529,14 +389,22 @@ if TOTAL_BATCH_SIZE % (B * T * WORLD_SIZE) != 0:
          f"{B * T * WORLD_SIZE}; change one of them.")
 grad_accum = TOTAL_BATCH_SIZE // (B * T * WORLD_SIZE)
 optimizer = MuonAdamW(model, device, use_compile)
-run_model = torch.compile(model, dynamic=False, mode=COMPILE_MODE) if use_compile else model
 
-print(f"Device: {device_name} | dtype: {str(dtype).replace('torch.', '')} | attention: {backend} | compile: {use_compile}")
+print(f"Device: {device_name} | dtype: {str(dtype).replace('torch.', '')} | compile: {use_compile}")
 print(f"Protocol: profile {PROFILE}, context {MAX_SEQ_LEN}, eval tokens {prepare.EVAL_TOKENS:,}, time budget {TIME_BUDGET}s, "
       f"{WORLD_SIZE} process(es)")
 print(f"Model: {asdict(config)} | params {num_params / 1e6:.2f}M | FLOPs/token {flops_per_token:.3e}")
 print(f"Batch: {TOTAL_BATCH_SIZE:,} tokens/step = {grad_accum} x {B} rows x {T} x {WORLD_SIZE} process(es) | MFU peak: "
       + (f"{peak / 1e12:.1f} TFLOP/s" if peak else "unknown for this device"))
+
+warm_loader = make_dataloader(tokenizer, B, T, "train", device=device)
+if KERNELS:
+    x, y, _ = next(warm_loader)
+    fast_path = machine.use_fast_path(model, lambda: model(x[:1], y[:1], reduction="none"), dtype, use_compile)
+else:
+    fast_path = {}
+    print("Fast path: off (KERNELS = False); every layer runs its plain code")
+run_model = torch.compile(model, dynamic=False) if use_compile else model
 
 
 def train_step(loader, lr_mult, momentum, wd):
@@ -563,10 +431,9 @@ def sync():
 # Warm-up: compile and allocate on real batches, then restore the initial weights and
 # optimizer state and restart the data, so that untimed steps are not free training.
 t_warm = time.time()
-print(f"Startup (data, tokenizer, model): {t_warm - t_start:.1f}s")
+print(f"Startup (data, tokenizer, model, fast path): {t_warm - t_start:.1f}s")
 initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
 try:
-    warm_loader = make_dataloader(tokenizer, B, T, "train", device=device)
     for _ in range(2 if use_compile else 1):
         train_step(warm_loader, 1.0, 0.85, WEIGHT_DECAY)
     sync()
@@ -586,24 +453,19 @@ print(f"Warm-up (compile, allocation; weights restored afterwards): {time.time()
 # Training loop: a fixed budget of timed steps (seconds, or tokens in the token-budget mode)
 # ---------------------------------------------------------------------------
 
-by_tokens = BUDGET_MODE == "tokens" and TOKEN_BUDGET is not None
-if by_tokens:
-    print(f"Budget: {TOKEN_BUDGET:,} tokens (calibrated; {math.ceil(TOKEN_BUDGET / TOTAL_BATCH_SIZE)} steps)")
-elif BUDGET_MODE == "tokens":
+if prepare.BUDGET_MODE == "tokens" and prepare.TOKEN_BUDGET is not None:
+    print(f"Budget: {prepare.TOKEN_BUDGET:,} tokens (calibrated; {math.ceil(prepare.TOKEN_BUDGET / TOTAL_BATCH_SIZE)} steps)")
+elif prepare.BUDGET_MODE == "tokens":
     print(f"Budget: calibrating — this run trains {TIME_BUDGET}s and records the tokens it trains as the budget")
 
 loader = make_dataloader(tokenizer, B, T, "train", device=device)
 gc.collect()
 gc.freeze()
 gc.disable()
-step, training_time, smooth_loss = 0, 0.0, 0.0
+step, training_time, smooth_loss, progress = 0, 0.0, 0.0, 0.0
 step_times = []
 tokens_per_step = TOTAL_BATCH_SIZE
-while True:
-    if by_tokens:
-        progress = min(step * tokens_per_step / TOKEN_BUDGET, 1.0)
-    else:
-        progress = min(training_time / TIME_BUDGET, 1.0)
+while progress < 1.0:
     t0 = time.perf_counter()
     try:
         loss, epoch = train_step(loader, lr_multiplier(progress), muon_momentum(step), WEIGHT_DECAY * (1 - progress))
@@ -623,14 +485,7 @@ while True:
     print(f"step {step:05d} ({100 * progress:.1f}%) | loss: {debiased:.6f} | dt: {dt * 1000:.1f}ms | "
           f"tok/sec: {int(tokens_per_step / dt):,} | mfu: {mfu:.1f}% | epoch: {epoch} | remaining: {remaining:.0f}s", flush=True)
     step += 1
-    if by_tokens:
-        if step * tokens_per_step >= TOKEN_BUDGET:
-            break
-        if training_time > 2 * TIME_BUDGET:
-            fail(f"the token budget needs more than twice the {TIME_BUDGET}s it was calibrated on; this change makes "
-                 "training too slow to compare.")
-    elif training_time >= TIME_BUDGET:
-        break
+    progress = prepare.budget_progress(step * tokens_per_step, training_time)
 loader.close()
 gc.enable()
 
@@ -666,7 +521,7 @@ peak_vram_mb = torch.cuda.max_memory_allocated() / 1024 / 1024 if device.type ==
 total_tokens = step * tokens_per_step
 total_seconds = t_end - t_start
 prepare.record_world_size()  # the protocol's world size, from the first complete run
-if BUDGET_MODE == "tokens" and TOKEN_BUDGET is None:
+if prepare.BUDGET_MODE == "tokens" and prepare.TOKEN_BUDGET is None:
     calibrated = prepare.record_token_budget(total_tokens)
     print(f"Budget: calibrated {calibrated:,} tokens in {training_time:.1f}s, recorded in {prepare.PROTOCOL_PATH}; "
           "every later run trains exactly this many tokens")
@@ -686,7 +541,7 @@ print(f"processes:        {WORLD_SIZE}")
 print(f"step_ms_median:   {median * 1000:.1f}")
 print(f"step_p90_over_median: {p90 / median:.3f}")
 print(f"overhead_seconds: {total_seconds - training_time:.1f}")
-print(f"attention:        {backend}")
+print(f"fast_path:        {', '.join(f'{k} ({v})' for k, v in fast_path.items()) or 'none'}")
 print(f"METRIC val_bpb={val_bpb:.6f}")
 print(f"METRIC training_seconds={training_time:.1f}")
 print(f"METRIC total_seconds={total_seconds:.1f}")

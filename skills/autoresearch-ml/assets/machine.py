@@ -1,26 +1,36 @@
 """
-gpu_kernels.py - fast CUDA kernels for train.py's default architecture. Fixed like prepare.py: the agent
-edits train.py only, and turns a kernel off there (FUSED_MLP, FUSED_ROPE_NORM, FUSED_CE, ATTENTION)
-when it changes the layer the kernel implements.
+machine.py - the machine under train.py. Fixed like prepare.py: the agent edits train.py only.
 
-- relu2_mlp: the MLP's ReLU^2 fused into its matrix products (Triton)
-- rope_norm: rotary embedding + RMS norm of q and k in one pass each way (Triton)
-- lm_head_ce: LM head + soft-capped cross-entropy whose backward never re-reads the logits (Triton)
-- cudnn_attention: causal sliding-window attention on cuDNN (nvidia-cudnn-frontend)
+It picks the device, the compute dtype and the attention backend, knows each GPU's peak FLOP/s
+(for MFU), and holds fused CUDA kernels for four layers of train.py:
 
-Each is a torch.library custom op with a fake kernel and an autograd formula, so torch.compile
-treats it as one opaque node. Importing this file never fails: without Triton or a GPU the ops
-are simply not used (TRITON is False; cudnn_available() is False).
+- MLP.forward: ReLU^2 fused into the MLP's first matrix product (Triton)
+- CausalSelfAttention.rotary_norm: rotary embedding + QK-norm in one pass each way (Triton)
+- CausalSelfAttention.attend: causal sliding-window attention on cuDNN (or FA3, or flex-attention)
+- GPT.head: LM head + soft-capped cross-entropy whose backward never re-reads the logits (Triton)
+
+use_fast_path() swaps a kernel in for a layer only after checking, on a probe batch, that it
+reproduces that layer's code as train.py has it now: outputs and gradients, to bf16 tolerance.
+Otherwise it prints one line naming the layer and why, and the layer's plain code runs. An edit
+to train.py is therefore always honoured; at worst it runs at plain PyTorch speed.
+
+Each kernel is a torch.library custom op with a fake kernel and an autograd formula, so
+torch.compile treats it as one opaque node. Importing this file never fails: without Triton or a
+GPU the kernels are simply not used.
 """
 import atexit
 import ctypes
 import glob
+import inspect
 import math
 import os
 import re
+import sys
 import threading
+import time
 
 import torch
+import torch.nn.functional as F
 
 try:
     import triton
@@ -28,7 +38,74 @@ try:
 except ImportError:  # CPU-only installs
     triton = None
 
-TRITON = triton is not None and torch.cuda.is_available()
+# Triton's interpreter runs the kernels on the CPU (the tests use it)
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------------------
+# Device, dtype, peak FLOP/s
+# ---------------------------------------------------------------------------
+
+# Dense bf16 tensor-core peak (TFLOP/s) for MFU; fp32 peak where bf16 is not used.
+GPU_PEAK_TFLOPS = [
+    ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H100", 989.5), ("H200", 989.5), ("H800", 989.5), ("GH200", 989.5),
+    ("B200", 2250.0), ("B100", 1750.0), ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0),
+    ("L4", 121.0), ("A10", 125.0), ("A6000", 154.8), ("RTX 4090", 165.2), ("RTX 3090", 71.0),
+]
+GPU_FP32_PEAK_TFLOPS = [("V100", 15.7), ("T4", 8.1), ("P100", 9.3)]
+
+
+def pick_device(want, profile):
+    """want: auto | cuda | mps | cpu; profile: the prepared dataset's hardware profile."""
+    if want == "cuda" and not torch.cuda.is_available():
+        fail("DEVICE = 'cuda' but no CUDA GPU is visible; set DEVICE = 'auto' or run on a GPU machine.")
+    if want == "mps" and not torch.backends.mps.is_available():
+        fail("DEVICE = 'mps' but MPS is not available; set DEVICE = 'auto'.")
+    if want != "auto":
+        return torch.device(want)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    if profile != "cpu":
+        fail(f"the dataset was prepared with the '{profile}' (GPU) protocol but no GPU is visible; "
+             "prepare a CPU dataset with `python prepare.py --profile cpu` in another AUTORESEARCH_CACHE_DIR.")
+    return torch.device("cpu")
+
+
+def pick_dtype(device):
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
+    if device.type == "mps":
+        try:
+            with torch.autocast("mps", dtype=torch.bfloat16):
+                (torch.ones(8, 8, device=device) @ torch.ones(8, 8, device=device)).sum().item()
+            return torch.bfloat16
+        except Exception:
+            return torch.float32
+    return torch.float32  # CPU: bf16 is slower than fp32 on most CPUs
+
+
+def autocast(device, dtype):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+
+def peak_flops(device, dtype):
+    """(peak FLOP/s or None, the device's name)."""
+    if device.type != "cuda":
+        return None, device.type
+    name = torch.cuda.get_device_name(device)
+    table = GPU_PEAK_TFLOPS if dtype == torch.bfloat16 else GPU_FP32_PEAK_TFLOPS
+    for key, tflops in table:
+        if key in name:
+            return tflops * 1e12, name
+    return None, name
+
 
 # ---------------------------------------------------------------------------
 # ReLU^2 MLP
@@ -37,7 +114,7 @@ TRITON = triton is not None and torch.cuda.is_available()
 # Forward: one kernel computes
 # relu(x @ w1.T)^2 without storing the pre-activation; backward: one kernel computes
 # (gy @ w2) * 2 * relu(pre), with relu(pre) recovered as sqrt(post). Weight and input
-# gradients go through cuBLAS. If you change the MLP's activation, set FUSED_MLP = False.
+# gradients go through cuBLAS.
 # Tile configurations, fastest first: the first is the fastest of 7 on an H100 (144 KB of shared
 # memory); GPUs with less shared memory per block (consumer cards: about 100 KB) take the next.
 MLP_KERNEL_CONFIGS = [dict(BM=256, BN=128, BK=64, num_warps=8, num_stages=3),
@@ -80,6 +157,8 @@ if triton is not None:
 def mm_act(a, b, epilogue, aux=None):
     """(M, K) @ (K, N) with the epilogue above; any strides."""
     (M, K), N = a.shape, b.shape[1]
+    if b.shape[0] != K or (aux is not None and aux.shape != (M, N)):  # the kernel would read out of bounds
+        raise ValueError(f"mm_act: shapes {tuple(a.shape)} @ {tuple(b.shape)} do not chain")
     c = torch.empty((M, N), device=a.device, dtype=a.dtype)
     known = _mlp_config.get(a.device.index)
     for cfg in [known] if known else MLP_KERNEL_CONFIGS:
@@ -94,7 +173,7 @@ def mm_act(a, b, epilogue, aux=None):
             continue
         _mlp_config[a.device.index] = dict(cfg, BM=BM, BN=BN, BK=BK)
         return c
-    raise RuntimeError("no MLP kernel configuration fits this GPU's shared memory; set FUSED_MLP = False in train.py.")
+    raise RuntimeError("no MLP kernel configuration fits this GPU's shared memory")
 
 
 @torch.library.custom_op("autoresearch::relu2_mlp", mutates_args=())
@@ -171,6 +250,8 @@ ROPE_BLOCK_R = 32
 
 def _rope_launch(x, g, cos, sin, backward):
     B, T, H, D = x.shape
+    if cos.shape != (T, D // 2) or sin.shape != cos.shape or not (x.is_contiguous() and cos.is_contiguous() and sin.is_contiguous()):
+        raise ValueError("rope_norm: x must be a contiguous (B, T, H, D), cos and sin contiguous (T, D/2)")
     out = torch.empty_like(x)
     n_rows = B * T * H
     eps = torch.finfo(x.dtype).eps  # F.rms_norm's default
@@ -552,3 +633,281 @@ _fwd.register_autograd(_swa_backward, setup_context=_swa_setup)
 def cudnn_attention(q, k, v, window):
     """Causal sliding-window attention, scale 1/sqrt(D). q, k, v: (B, T, H, D) -> (B, T, H, D)."""
     return torch.ops.autoresearch.cudnn_swa(q, k, v, int(window))[0]
+
+
+# ---------------------------------------------------------------------------
+# Attention backends: causal attention over the last `window` keys, (B, T, H, D) in and out
+# ---------------------------------------------------------------------------
+
+_flex_masks = {}  # (window, T, device) -> BlockMask; the probe builds them, outside compiled code
+
+
+def _fa3_attention():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a kernel already in the cache only, never the network
+    from kernels import get_kernel
+    fa3 = get_kernel("varunneal/flash-attention-3").flash_attn_interface.flash_attn_func
+
+    def attend(q, k, v, window):
+        T = q.size(1)
+        out = fa3(q.to(v.dtype), k.to(v.dtype), v, causal=True, window_size=(window - 1 if window < T else -1, 0))
+        return out[0] if isinstance(out, tuple) else out
+    return attend
+
+
+def _cudnn_attend(q, k, v, window):
+    return cudnn_attention(q.to(v.dtype), k.to(v.dtype), v, window)
+
+
+def _flex_attend(q, k, v, window):
+    """flex-attention for windows shorter than the context, SDPA's causal kernel for the rest."""
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    T = q.size(1)
+    q, k, v = q.to(v.dtype).transpose(1, 2), k.to(v.dtype).transpose(1, 2), v.transpose(1, 2)
+    if window >= T:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)
+    key = (window, T, q.device)
+    if key not in _flex_masks:
+        def mask_mod(b, h, i, j):
+            return (j <= i) & (i - j < window)
+        _flex_masks[key] = create_block_mask(mask_mod, None, None, T, T, device=q.device)
+    return flex_attention(q, k, v, block_mask=_flex_masks[key]).transpose(1, 2)
+
+
+def attention_backend(device, compiled):
+    """(name, attend(q, k, v, window)) of the fastest attention here: FA3 on Hopper when the `kernels`
+    package has it cached, else cuDNN, else flex-attention (compiled runs only); (None, None) elsewhere."""
+    if device.type != "cuda":
+        return None, None
+    if torch.cuda.get_device_capability(device)[0] == 9:
+        try:
+            return "fa3", _fa3_attention()
+        except Exception:  # noqa: BLE001 - not installed or not cached: the next backend
+            pass
+    if cudnn_available():
+        return "cudnn", _cudnn_attend
+    if compiled:
+        return "flex", _flex_attend
+    return None, None
+
+
+# ---------------------------------------------------------------------------
+# The fast path: a kernel replaces a layer of train.py only where it computes the same thing
+# ---------------------------------------------------------------------------
+
+# Largest relative difference (norm of the difference / norm of train.py's result) allowed in any
+# output or gradient: bf16 rounding of two different summation orders stays well below it, an
+# edited formula does not.
+TOLERANCE = 0.02
+# The probe runs each layer with its parameters redrawn at these scales (std times 1/sqrt(fan-in)):
+# 1 is the trained regime; 30 drives logits past the soft-cap and activations far from zero, where
+# formulas that agree near zero part.
+PROBE_SCALES = (1.0, 30.0)
+
+
+def _require(ok, reason):
+    if not ok:
+        raise ValueError(reason)
+
+
+def _fused_mlp(dtype):
+    def forward(mlp, x):
+        w1, w2 = mlp.c_fc.weight, mlp.c_proj.weight
+        _require(mlp.c_fc.bias is None and mlp.c_proj.bias is None, "the kernel has no biases")
+        _require(w1.shape[1] == x.size(-1) and w2.shape[1] == w1.shape[0], "weight shapes do not chain")
+        y, _ = relu2_mlp(x.reshape(-1, x.size(-1)).to(dtype), w1.to(dtype), w2.to(dtype))
+        return y.view(*x.shape[:-1], w2.shape[0])
+    return forward
+
+
+def _fused_rotary_norm(attn, q, k, cos, sin):
+    T, D = q.size(1), q.size(-1)
+    _require(q.dim() == 4 and k.shape == q.shape and D % 2 == 0, "q and k must be (B, T, H, D) alike")
+    _require(cos.shape == (1, T, 1, D // 2) and sin.shape == cos.shape, "cos and sin must be (1, T, 1, D/2)")
+    c, s = cos[0, :, 0].contiguous(), sin[0, :, 0].contiguous()
+    return rope_norm(q.contiguous(), c, s), rope_norm(k.contiguous(), c, s)
+
+
+def _fused_head(dtype):
+    def head(gpt, x, targets, reduction):
+        cap = gpt.config.logit_softcap
+        _require(targets is not None and reduction == "none", "the kernel computes per-token losses only")
+        _require(isinstance(cap, (int, float)) and cap > 0, "the kernel needs a positive config.logit_softcap")
+        x = F.rms_norm(x, (x.size(-1),)).reshape(-1, x.size(-1)).to(dtype)
+        return lm_head_ce(x, gpt.lm_head.weight.to(dtype), targets.reshape(-1), float(cap))
+    return head
+
+
+def _kind(a):
+    if isinstance(a, torch.Tensor):
+        return "tensor"
+    if a is None or isinstance(a, (bool, int, float, str)):
+        return a
+    return type(a).__name__
+
+
+def _signature(args, kwargs):
+    """What a call passes besides tensor values: a kernel serves only calls like the ones it was checked on."""
+    return tuple(_kind(a) for a in args) + tuple((k, _kind(v)) for k, v in sorted(kwargs.items()))
+
+
+def _tensors(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _tensors(o)]
+    return []
+
+
+def _difference(ref, got):
+    """Relative difference of got from train.py's ref (None counts as zeros)."""
+    if ref is None and got is None:
+        return 0.0
+    ref = torch.zeros_like(got) if ref is None else ref.detach().float()
+    got = torch.zeros_like(ref) if got is None else got.detach().float()
+    if ref.shape != got.shape:
+        return math.inf
+    scale, diff = ref.norm().item(), (ref - got).norm().item()
+    if scale == 0:
+        return 0.0 if diff == 0 else math.inf
+    return diff / scale if math.isfinite(diff) else math.inf
+
+
+def _run_with_grads(fn, args, kwargs, leaves, upstream, amp):
+    with amp:
+        outs = _tensors(fn(*args, **kwargs))
+    if upstream is None:
+        gen = torch.Generator(device=outs[0].device if outs else "cpu").manual_seed(0)
+        upstream = [torch.randn(o.shape, generator=gen, device=o.device) for o in outs]
+    live = [(o, g) for o, g in zip(outs, upstream) if o.requires_grad and o.shape == g.shape]
+    grads = [None] * len(leaves)
+    if live:
+        total = sum((o.float() * g).sum() for o, g in live)
+        grads = list(torch.autograd.grad(total, leaves, allow_unused=True))
+    return outs, grads, upstream
+
+
+def _check(module, method, fused, args, kwargs, amp):
+    """Largest difference between train.py's method and the kernel over the probe scales, and where."""
+    plain = getattr(type(module), method).__get__(module)
+    params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    arg_names = list(inspect.signature(plain).parameters)
+    inputs = [(f"input {arg_names[i] if i < len(arg_names) else i}", a)
+              for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+    leaves = [t for _, t in inputs] + [p for _, p in params]
+    names = [n for n, _ in inputs] + [f"the gradient of {n}" for n, _ in params]
+    saved = [p.detach().clone() for _, p in params]
+    gen = torch.Generator(device=saved[0].device if saved else "cpu").manual_seed(1)
+    worst, where = 0.0, ""
+    try:
+        for scale in PROBE_SCALES:
+            with torch.no_grad():
+                for _, p in params:
+                    if p.dim() >= 2:
+                        p.normal_(0.0, scale / math.sqrt(p[0].numel()), generator=gen)
+                    else:
+                        p.uniform_(0.5, 1.5, generator=gen)
+            ref, ref_grads, upstream = _run_with_grads(plain, args, kwargs, leaves, None, amp)
+            got, got_grads, _ = _run_with_grads(lambda *a, **k: fused(module, *a, **k), args, kwargs, leaves, upstream, amp)
+            if [o.shape for o in ref] != [o.shape for o in got]:
+                return math.inf, f"its outputs have other shapes ({[tuple(o.shape) for o in got]})"
+            pairs = [(f"output {i}", r, g) for i, (r, g) in enumerate(zip(ref, got))]
+            pairs += [(n.replace("input", "the gradient of input"), r, g) for n, r, g in zip(names, ref_grads, got_grads)]
+            for name, r, g in pairs:
+                d = _difference(r, g)
+                if not d <= worst:
+                    worst, where = d, f"{name} at probe scale {scale:g}"
+    finally:
+        with torch.no_grad():
+            for (_, p), s in zip(params, saved):
+                p.copy_(s)
+    return worst, where
+
+
+def _capture(sites, probe, amp):
+    """Run probe() once with each (module, method) wrapped to record its calls:
+    {(id(module), method): {signature: (args, kwargs)}}, tensors detached (leaves that keep requires_grad)."""
+    calls = {}
+
+    def spy_on(module, method):
+        bound = getattr(module, method)
+
+        def spy(*args, **kwargs):
+            frozen = tuple(a.detach().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a for a in args)
+            calls.setdefault((id(module), method), {}).setdefault(_signature(args, kwargs), (frozen, dict(kwargs)))
+            return bound(*args, **kwargs)
+        module.__dict__[method] = spy
+
+    for module, method in sites:
+        spy_on(module, method)
+    try:
+        with amp:
+            probe()
+    finally:
+        for module, method in sites:
+            module.__dict__.pop(method, None)
+    return calls
+
+
+def _swap_in(module, method, fused, signatures):
+    plain = getattr(type(module), method).__get__(module)
+
+    def fast(*args, **kwargs):
+        if _signature(args, kwargs) in signatures:
+            return fused(module, *args, **kwargs)
+        return plain(*args, **kwargs)
+    module.__dict__[method] = fast
+
+
+def use_fast_path(model, probe, dtype, compiled):
+    """Swap the kernels in for the layers of `model` they reproduce; probe() runs one forward pass on
+    a probe batch. Prints one line per layer; returns {layer: what now runs it} for the swapped ones."""
+    t0 = time.time()
+    device = next(model.parameters()).device
+    amp = autocast(device, dtype)
+    kernels = []  # (class name, method, what replaces it, fused(module, *args, **kwargs))
+    if triton is not None and (device.type == "cuda" or (device.type == "cpu" and INTERPRET)):
+        kernels += [("MLP", "forward", "fused ReLU^2 kernel", _fused_mlp(dtype)),
+                    ("CausalSelfAttention", "rotary_norm", "fused rotary + QK-norm kernel", _fused_rotary_norm),
+                    ("GPT", "head", "fused LM head + soft-capped cross-entropy kernel", _fused_head(dtype))]
+    backend, attend = attention_backend(device, compiled)
+    if attend is not None:
+        kernels.append(("CausalSelfAttention", "attend", f"{backend} attention", lambda m, *a, **k: attend(*a, **k)))
+    if not kernels:
+        print(f"Fast path: none on {device.type}; every layer runs train.py's plain code", flush=True)
+        return {}
+    sites = {}  # (class, method) -> [(module name, module)]
+    for name, module in model.named_modules():
+        for cls, method, _, _ in kernels:
+            if type(module).__name__ == cls and callable(type(module).__dict__.get(method)):
+                sites.setdefault((cls, method), []).append((name or "model", module))
+    calls = _capture([(m, method) for (_, method), found in sites.items() for _, m in found], probe, amp)
+    used = {}
+    for cls, method, what, fused in kernels:
+        layer = f"{cls}.{method}"
+        found = sites.get((cls, method), [])
+        if not found:
+            print(f"Fast path: {layer} keeps its plain code: the model has no {layer} for the {what}", flush=True)
+            continue
+        worst, where, checked = 0.0, "", []
+        for name, module in found:
+            recorded = calls.get((id(module), method), {})
+            if not recorded:
+                worst, where = math.inf, f"{name} was never called by the probe"
+            for args, kwargs in recorded.values():
+                try:
+                    d, at = _check(module, method, fused, args, kwargs, amp)
+                except Exception as e:  # noqa: BLE001 - the kernel cannot run this call
+                    d, at = math.inf, f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+                if not d <= worst:
+                    worst, where = d, f"{at} in {name}"
+            checked.append((module, list(recorded)))
+        if not worst <= TOLERANCE:
+            diff = "" if math.isinf(worst) else f" by {100 * worst:.1f}%"
+            print(f"Fast path: {layer} keeps its plain code: the {what} differs from it{diff} ({where})", flush=True)
+            continue
+        for module, signatures in checked:
+            _swap_in(module, method, fused, tuple(signatures))
+        used[layer] = what
+        print(f"Fast path: {layer} -> {what} ({len(found)} checked, largest difference {100 * worst:.2f}%)", flush=True)
+    print(f"Fast path: checked in {time.time() - t0:.1f}s", flush=True)
+    return used
