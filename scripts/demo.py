@@ -119,11 +119,12 @@ def sort(items):
     return items
 '''
 
+# (description, code, ASI, the line of autoresearch.ideas.md it tries, ticked once tried)
 CANDIDATES = [
-    ("merge sort instead of insertion sort", MERGE, {"hypothesis": "O(n log n) comparisons beat O(n^2)"}),
-    ("bubble sort", BUBBLE, {"hypothesis": "fewer swaps", "result": "many more comparisons"}),
-    ("merge sort with a typo", CRASH, {"error_details": "NameError: itmes"}),
-    ("skip sorting entirely", CHEAT, {"hypothesis": "zero comparisons", "result": "fails the correctness check"}),
+    ("merge sort instead of insertion sort", MERGE, {"hypothesis": "O(n log n) comparisons beat O(n^2)"}, "merge sort"),
+    ("bubble sort", BUBBLE, {"hypothesis": "fewer swaps", "result": "many more comparisons"}, "bubble sort"),
+    ("merge sort with a typo", CRASH, {"error_details": "NameError: itmes"}, None),
+    ("skip sorting entirely", CHEAT, {"hypothesis": "zero comparisons", "result": "fails the correctness check"}, None),
 ]
 
 
@@ -189,7 +190,7 @@ def loop_demo(root: str) -> None:
 
     import json
 
-    for description, code, asi in CANDIDATES:
+    for description, code, asi, idea in CANDIDATES:
         banner(f"candidate: {description}")
         write(os.path.join(repo, "sort.py"), code)
         sh(repo, "git", "commit", "-q", "-am", f"experiment: {description}")
@@ -198,6 +199,11 @@ def loop_demo(root: str) -> None:
         last = json.loads(sh(repo, sys.executable, ENGINE, "status", "--json", show=False).stdout)["last_runs"][-1]
         if last["status"] != "keep":
             engine(repo, "revert")
+        if idea:  # as the skill asks: a tried idea is ticked, so that resume no longer offers it
+            ideas = os.path.join(repo, "autoresearch.ideas.md")
+            with open(ideas, encoding="utf-8") as handle:
+                text = handle.read()
+            write(ideas, text.replace(f"- [ ] {idea}\n", f"- [x] {idea}\n"))
 
     banner("status")
     engine(repo, "status")
@@ -223,15 +229,24 @@ def find_ml_python(install: bool):
         return None, "the ML packages are not installed"
     venv = os.path.join(REPO, ".venv")
     python = os.path.join(venv, "bin", "python")
-    print(f"installing the ML packages into {venv} (pip install -e '.[ml]') …", flush=True)
+    print(f"installing the ML packages into {venv} (pip install -e '.[ml]'; torch is large: minutes, "
+          "pip's progress follows) …", flush=True)
     if not os.path.exists(python):
         if subprocess.run([sys.executable, "-m", "venv", venv]).returncode != 0:
             return None, "could not create .venv"
-    result = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "1",
-                             "--timeout", "15", "-e", f"{REPO}[ml]"], capture_output=True, text=True)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    started = time.monotonic()
+    pip = subprocess.Popen([python, "-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check",
+                            "--retries", "1", "--timeout", "15", "-e", f"{REPO}[ml]"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    last = "no output"
+    for line in pip.stdout:
+        if line.strip():
+            last = line.strip()
+        if not line.startswith("Requirement already satisfied"):
+            print(f"  {line.rstrip()}", flush=True)
+    if pip.wait() != 0:
         return None, f"pip could not install the ML packages ({last})"
+    print(f"installed in {time.monotonic() - started:.0f} s", flush=True)
     return python, None
 
 

@@ -101,7 +101,7 @@ def test_resume_after_a_simulated_context_reset(session):
     assert "best 80 pt (run 3: shrink to 80)" in text
     assert "git: HEAD" in text and "matches the log" in text
     assert "smaller values win" in text  # autoresearch.md
-    assert '"next_action_hint": "try 60"' in text and "double it lost" in text  # ASI of the last runs
+    assert "    next_action_hint: try 60" in text and "double it lost" in text  # ASI of the last runs
     assert "- [ ] try 42" in text and "halve it" in text and "tried 7" not in text  # open ideas only
     assert "iterations: 3 of 50 used, 47 left" in text
 

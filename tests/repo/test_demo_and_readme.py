@@ -32,3 +32,6 @@ def test_demo_loop_runs_offline_with_the_expected_outcomes(tmp_path):
     assert "outcomes: keep, keep, discard, crash, checks_failed — as expected" in result.stdout
     assert "# autoresearch resume: fewer comparisons in sort" in result.stdout
     assert "runs: 5 (kept 2, discarded 1, crashed 1, checks failed 1)" in result.stdout
+    resume = result.stdout.split("# autoresearch resume", 1)[1].split("=== git history", 1)[0]
+    assert "- [ ] binary insertion" in resume, "the idea nobody tried is still open"
+    assert "- [ ] merge sort" not in resume and "- [ ] bubble sort" not in resume, "tried ideas are not offered again"

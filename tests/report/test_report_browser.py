@@ -8,7 +8,8 @@ from chromium_cdp import CHROMIUM, Browser
 from report_helpers import HOSTILE, engine
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"headless Chromium is not installed at {CHROMIUM} (.ci/run installs it)")
+                                reason=f"the dashboard tests drive a headless Chromium, and there is none at {CHROMIUM}: to run "
+                                       "them, install it (Debian/Ubuntu: sudo apt-get install chromium, as .ci/run does)")
 
 
 def png_colours(path):

@@ -11,6 +11,9 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SKILLS = ("autoresearch", "autoresearch-ml")
 SHARED_SCHEMAS = os.path.join(os.path.dirname(REPO), "shared", "schemas")
+SCHEMAS_MISSING = (f"the Claude Code JSON Schemas are not in {SHARED_SCHEMAS}: to run this check, put "
+                   "claude-code-plugin-manifest.json and claude-code-marketplace.json there, from SchemaStore "
+                   "(github.com/SchemaStore/schemastore, folder src/schemas/json)")
 NO_RUN = re.compile(r"<!--\s*no-run\b[^>]*-->")
 
 # The front-matter keys of the Agent Skills specification.

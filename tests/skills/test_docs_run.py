@@ -62,7 +62,8 @@ def test_autoresearch_skill_commands_run(layout, tmp_path, project):
 def _ml_template_complete():
     missing = [f for f in ML_TEMPLATE if not os.path.isfile(os.path.join(REPO, "skills", "autoresearch-ml", "assets", f))]
     if missing:
-        pytest.skip(f"the ML template is not complete yet (assets missing: {', '.join(missing)})")
+        pytest.skip(f"the ML template is not complete yet (assets missing: {', '.join(missing)}); nothing to do: "
+                    "this check runs once the template holds them")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from skilldocs import REPO, SHARED_SCHEMAS, git_env, make_project
+from skilldocs import REPO, SCHEMAS_MISSING, SHARED_SCHEMAS, git_env, make_project
 
 HOOKS = os.path.join(REPO, "hooks")
 RUN_HOOK = os.path.join(HOOKS, "run-hook.sh")
@@ -107,7 +107,7 @@ def test_hooks_json_is_valid_plugin_hooks_config():
                 assert 0 < entry["timeout"] <= 60
     schema_path = os.path.join(SHARED_SCHEMAS, "claude-code-plugin-manifest.json")
     if not os.path.isfile(schema_path):
-        pytest.skip(f"no schemas at {SHARED_SCHEMAS} (CI puts shared/ beside the clone)")
+        pytest.skip(SCHEMAS_MISSING)
     import jsonschema
 
     with open(schema_path, encoding="utf-8") as handle:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from skilldocs import REPO, SHARED_SCHEMAS, SKILLS, engine_version, skill_md, split_front_matter
+from skilldocs import REPO, SCHEMAS_MISSING, SHARED_SCHEMAS, SKILLS, engine_version, skill_md, split_front_matter
 
 BUMP = os.path.join(REPO, "scripts", "bump_version.py")
 PLUGIN = os.path.join(REPO, ".claude-plugin", "plugin.json")
@@ -27,7 +27,7 @@ def load(path):
 def test_manifest_is_valid_against_its_schema(manifest, schema):
     schema_path = os.path.join(SHARED_SCHEMAS, schema)
     if not os.path.isfile(schema_path):
-        pytest.skip(f"no {schema} in {SHARED_SCHEMAS} (CI puts a copy of shared/ beside the clone)")
+        pytest.skip(SCHEMAS_MISSING)
     import jsonschema
 
     validator = jsonschema.Draft7Validator(load(schema_path), format_checker=jsonschema.FormatChecker())
@@ -38,7 +38,7 @@ def test_manifest_is_valid_against_its_schema(manifest, schema):
 def test_schema_check_catches_a_broken_manifest():
     schema_path = os.path.join(SHARED_SCHEMAS, "claude-code-marketplace.json")
     if not os.path.isfile(schema_path):
-        pytest.skip(f"no schemas in {SHARED_SCHEMAS}")
+        pytest.skip(SCHEMAS_MISSING)
     import jsonschema
 
     broken = load(MARKETPLACE)
@@ -120,7 +120,8 @@ def test_bump_refuses_a_bad_version_in_one_sentence(copy):
 def test_claude_plugin_validate_passes_when_the_cli_is_installed(target):
     claude = shutil.which("claude")
     if claude is None:
-        pytest.skip("the Claude Code command-line tool is not installed (npm install -g @anthropic-ai/claude-code)")
+        pytest.skip("`claude plugin validate` needs the Claude Code command-line tool: to run this check, install it "
+                    "(npm install -g @anthropic-ai/claude-code)")
     result = subprocess.run([claude, "plugin", "validate", "--strict", target], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -82,7 +82,8 @@ def test_every_referenced_file_exists(name):
     missing = [p for p in paths if not os.path.exists(os.path.normpath(os.path.join(skill_dir, p)))]
     pending = {f"assets/{f}" for f in ML_TEMPLATE}
     if missing and name == "autoresearch-ml" and set(missing) <= pending:
-        pytest.skip(f"the ML template is not complete yet (missing: {', '.join(missing)})")
+        pytest.skip(f"the ML template is not complete yet (missing: {', '.join(missing)}); nothing to do: this "
+                    "check runs once the template holds them")
     assert not missing, f"{name}/SKILL.md names files that do not exist: {missing}"
     scripts = [p for p in paths if p.endswith("scripts/autoresearch")]
     assert scripts and all(os.access(os.path.join(skill_dir, p), os.X_OK) for p in scripts)
@@ -92,7 +93,7 @@ def test_every_referenced_file_exists(name):
 def test_references_are_one_level_deep(name):
     folder = os.path.join(REPO, "skills", name, "references")
     if not os.path.isdir(folder):
-        pytest.skip(f"{name} has no references folder")
+        pytest.skip(f"{name} has no references folder; nothing to do")
     for entry in os.listdir(folder):
         path = os.path.join(folder, entry)
         assert os.path.isfile(path) and entry.endswith(".md"), f"references/ holds only .md files: {entry}"
@@ -142,7 +143,7 @@ def test_settings_table_matches_the_engine_defaults():
 
 def test_ml_pyproject_sends_torch_to_no_index_but_pypi():
     """A Linux machine without the CUDA index (or without a GPU) must not be sent there by `uv sync`."""
-    tomllib = pytest.importorskip("tomllib", reason="reading TOML needs Python 3.11 or newer")
+    tomllib = pytest.importorskip("tomllib", reason="reading TOML needs Python 3.11 or newer: to run this check, install one")
     with open(os.path.join(REPO, "skills", "autoresearch-ml", "assets", "pyproject.toml"), "rb") as handle:
         uv = tomllib.load(handle).get("tool", {}).get("uv", {})
     assert "index" not in uv and "torch" not in uv.get("sources", {})

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from . import __version__
 from .commands import ALL
 from .errors import EngineError
+
+EXIT_BROKEN_PIPE = 141  # as a program killed by SIGPIPE: the reader of stdout stopped reading
 
 LOOP = """the loop:
   autoresearch init --name "faster tests" --metric-name total_ms --unit ms --direction lower
@@ -67,13 +70,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so that a reader gone by now is met below and not at interpreter exit
+        return code
     except EngineError as exc:
         print(f"autoresearch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("autoresearch: interrupted; nothing was logged.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader stopped reading (`| head`, `| cut` at its end): not an error worth a message. Output still
+        # buffered would fail again at exit, so stdout goes to /dev/null from here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         print(f"autoresearch: error: {exc.strerror or exc} ({exc.filename or 'no file'}); check the path and "
               "its permissions.", file=sys.stderr)

@@ -90,9 +90,7 @@ def status_text(data: dict) -> str:
     lines.append(f"baseline: {fmt(data['baseline'], unit)}   best: {best}   improvement: {improvement}   "
                  f"confidence: {confidence}")
     left = "unlimited" if data["iterations_left"] is None else str(data["iterations_left"])
-    noise = "unknown (no repeated samples)" if data["noise_sigma"] is None else \
-        f"sigma {data['noise_sigma']:.4g} ({data['noise_dof']} dof)"
-    lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}   noise: {noise}")
+    lines.append(f"iterations left: {left}   failure streak: {data['failure_streak']}   noise: {noise_text(data)}")
     if data["git_warning"]:
         lines.append(f"git: WARNING {data['git_warning']}")
     for run in data["seed_only_keeps"]:
@@ -105,6 +103,23 @@ def status_text(data: dict) -> str:
                 f"{run['run']!s:>5}  {run['status']!s:<13} {fmt(run['metric']):>12}  {_one_line(run['description'], 60)}"
             )
     return "\n".join(lines)
+
+
+def noise_text(data: dict) -> str:
+    """The measured run-to-run noise of the segment, as status and resume show it."""
+    if data["noise_sigma"] is None:
+        return "unknown (no repeated samples)"
+    return f"sigma {data['noise_sigma']:.4g}{' ' + data['metric_unit'] if data['metric_unit'] else ''} ({data['noise_dof']} dof)"
+
+
+def asi_lines(asi: dict, width: int = 300) -> List[str]:
+    """ASI as indented `key: value` lines, each value on one line of at most `width` characters, except `next`:
+    the idea a run suggests is what a fresh agent acts on, so it is never cut."""
+    lines = []
+    for key, value in asi.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        lines.append(f"    {key}: {_one_line(text, 10 * width if key == 'next' else width)}")
+    return lines
 
 
 def _one_line(text, width: int) -> str:
@@ -217,7 +232,7 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     improvement = "n/a" if data["improvement_pct"] is None else f"{data['improvement_pct']:+.2f}%"
     confidence = "n/a" if data["confidence"] is None else f"{data['confidence']:.2f}"
     lines.append(f"baseline {fmt(data['baseline'], data['metric_unit'])}; best {best}; "
-                 f"improvement {improvement}; confidence {confidence}")
+                 f"improvement {improvement}; confidence {confidence}; noise {noise_text(data)}")
     warning = data["git_warning"]
     head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
     lines.append(f"git: WARNING {warning}" if warning else f"git: HEAD {head} matches the log.")
@@ -246,9 +261,9 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     lines.append(f"## Last {len(data['last_runs'])} experiments")
     for run in data["last_runs"]:
         entry = f"#{run['run']} {run['status']} {fmt(run['metric'])} {run['commit']}: {_one_line(run['description'], 80)}"
-        if run.get("asi"):
-            entry += "  asi=" + _one_line(json.dumps(run["asi"], ensure_ascii=False), 200)
         lines.append(entry)
+        if run.get("asi"):
+            lines.extend(asi_lines(run["asi"]))
 
     ideas = open_ideas(ws.file("autoresearch.ideas.md"))
     if ideas:
