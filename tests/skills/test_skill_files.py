@@ -123,22 +123,32 @@ def test_engine_commands_in_the_skill_exist_with_their_options(name):
     assert words <= commands | {"status", "cancel"}, f"unknown sub-commands named: {words - commands}"
 
 
-def test_settings_table_matches_the_engine_defaults():
-    from dataclasses import fields
-
+def _settings():
     sys.path.insert(0, os.path.join(REPO, "skills", "autoresearch", "scripts"))
-    from autoresearch_engine import config
+    from autoresearch_engine import settings
 
+    return settings
+
+
+def test_settings_table_is_the_one_the_engine_makes():
+    settings = _settings()
     with open(os.path.join(REPO, "skills", "autoresearch", "references", "files.md"), encoding="utf-8") as handle:
         text = handle.read()
-    table = dict(re.findall(r"^\| `([a-z_]+)` \| `([^`]*)` \|", text, flags=re.MULTILINE))
-    defaults = config.Config()
-    documented = {f.name for f in fields(config.Config)} - {"path", "working_dir"}
-    assert documented <= set(table), f"settings missing from references/files.md: {documented - set(table)}"
-    for key in documented:
-        value = getattr(defaults, key)
-        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
-        assert table[key] == shown, f"references/files.md says {key} defaults to {table[key]}, the engine says {shown}"
+    expected = settings.markdown_table()
+    assert expected in text, f"references/files.md's settings table must read, as the engine makes it:\n{expected}"
+
+
+def test_readme_names_every_setting_with_its_default():
+    settings = _settings()
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    start = text.index("Settings live in")
+    sentence = text[start:text.index("\n\n", start)]
+    named = re.findall(r"`([a-z_]+)`(?: \(([0-9.]+) s\))?", sentence)
+    assert [name for name, _ in named] == [s.name for s in settings.SETTINGS], sentence
+    for name, shown in named:
+        if shown:
+            assert shown == settings.BY_NAME[name].shown_default, f"README says {name} is {shown} s"
 
 
 def test_ml_pyproject_sends_torch_to_no_index_but_pypi():

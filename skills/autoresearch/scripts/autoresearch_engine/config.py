@@ -16,47 +16,21 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import field, make_dataclass, replace
 from typing import Optional
 
 from .errors import EngineError
+from .settings import BY_NAME, SETTINGS, default_file_text
 
 CONFIG_RELPATH = os.path.join(".claude", "autoresearch.local.md")
 
-DEFAULT_TEXT = """---
-enabled: true
-max_iterations: 0
-benchmark_timeout: 600
-checks_timeout: 300
----
+DEFAULT_TEXT = default_file_text()
 
-# autoresearch settings for this project
-
-- enabled: false stops the hooks from continuing the loop (cancel sets it).
-- max_iterations: runs allowed per segment; 0 means unlimited.
-- working_dir: where autoresearch.jsonl, autoresearch.sh and run.log live (default: this project).
-- benchmark_timeout / checks_timeout: seconds before a run of autoresearch.sh / autoresearch.checks.sh is killed.
-- keep_rule: noise (keep only what beats the best by more than measured noise) or strict (any improvement).
-- repeat: benchmark samples per run; baseline_repeat: samples for a segment's baseline (the noise model);
-  confirm_runs: extra samples allowed for a marginal winner; reference_repeat: fresh samples of a kept
-  result, the unbiased reference for the next candidates; false_keep_rate: the noise rule's error rate.
-"""
-
-
-@dataclass
-class Config:
-    enabled: bool = True
-    max_iterations: int = 0
-    working_dir: Optional[str] = None
-    benchmark_timeout: float = 600.0
-    checks_timeout: float = 300.0
-    keep_rule: str = "noise"
-    repeat: int = 1
-    baseline_repeat: int = 5
-    confirm_runs: int = 3
-    reference_repeat: int = 4
-    false_keep_rate: float = 0.05
-    path: Optional[str] = None  # where it was read from; None when defaults
+# every setting with its default, and `path`: where they were read from (None when defaults)
+Config = make_dataclass(
+    "Config",
+    [(s.name, object, field(default=s.default)) for s in SETTINGS] + [("path", Optional[str], field(default=None))],
+)
 
 
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*?)\s*$")
@@ -107,17 +81,6 @@ def parse_front_matter(text: str, path: str) -> dict:
     raise EngineError(f"{path} front matter is not closed; add a line '---' after the settings.")
 
 
-def _number(values: dict, key: str, path: str, *, minimum: float, integer: bool):
-    value = values[key]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and integer:
-        ok = isinstance(value, int)
-    if not ok or value < minimum:
-        kind = "a whole number" if integer else "a number"
-        raise EngineError(f"{path}: {key} must be {kind} of at least {minimum:g}, not {value!r}.")
-    return value
-
-
 def load(project_dir: str) -> Config:
     path = os.path.join(project_dir, CONFIG_RELPATH)
     try:
@@ -129,40 +92,22 @@ def load(project_dir: str) -> Config:
         raise EngineError(f"cannot read {path} ({exc}); fix or delete it.") from exc
     values = parse_front_matter(text, path)
     config = Config(path=path)
-    if "enabled" in values:
-        if not isinstance(values["enabled"], bool):
-            raise EngineError(f"{path}: enabled must be true or false, not {values['enabled']!r}.")
-        config.enabled = values["enabled"]
-    if values.get("max_iterations") is not None:
-        config.max_iterations = _number(values, "max_iterations", path, minimum=0, integer=True)
-    if values.get("working_dir") not in (None, ""):
-        if not isinstance(values["working_dir"], str):
-            raise EngineError(f"{path}: working_dir must be a path, not {values['working_dir']!r}.")
-        config.working_dir = values["working_dir"]
-    for key in ("benchmark_timeout", "checks_timeout"):
-        if values.get(key) is not None:
-            setattr(config, key, float(_number(values, key, path, minimum=1, integer=False)))
-    for key in ("repeat", "baseline_repeat"):
-        if values.get(key) is not None:
-            setattr(config, key, _number(values, key, path, minimum=1, integer=True))
-    for key in ("confirm_runs", "reference_repeat"):
-        if values.get(key) is not None:
-            setattr(config, key, _number(values, key, path, minimum=0, integer=True))
-    if values.get("false_keep_rate") is not None:
-        rate = values["false_keep_rate"]
-        if not isinstance(rate, float) or not 0 < rate < 0.5:
-            raise EngineError(f"{path}: false_keep_rate must be a number between 0 and 0.5, such as 0.05, not {rate!r}.")
-        config.false_keep_rate = rate
-    if values.get("keep_rule") is not None:
-        if values["keep_rule"] not in ("noise", "strict"):
-            raise EngineError(f"{path}: keep_rule must be noise or strict, not {values['keep_rule']!r}.")
-        config.keep_rule = values["keep_rule"]
+    for setting in SETTINGS:
+        value = values.get(setting.name)
+        if value is None or (setting.kind == "path" and value == ""):
+            continue  # not set: the default
+        setattr(config, setting.name, setting.check(value, f"{path}: {setting.name}"))
     return config
+
+
+def with_flags(config: Config, given: dict) -> Config:
+    """The settings with the values given as flags put over them (a flag not given is absent, never 0 or "")."""
+    return replace(config, **given)
 
 
 def set_value(project_dir: str, key: str, value: str) -> str:
     """Set one front-matter key in place (creating the file from the default when absent)."""
-    if key not in {f.name for f in fields(Config)} - {"path"}:
+    if key not in BY_NAME:
         raise EngineError(f"internal: {key!r} is not a setting.")
     path = os.path.join(project_dir, CONFIG_RELPATH)
     try:

@@ -84,14 +84,20 @@ def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
 
 @dataclass
 class Plan:
-    """How many samples to take and how to decide, from the settings and the command line."""
+    """How many samples to take and how to decide: the settings, with the flags of this run over them."""
 
-    rule: str = "noise"  # noise | strict
-    repeat: int = 1
-    baseline_repeat: int = 5
-    confirm_runs: int = 3
-    reference_repeat: int = 4
-    false_keep_rate: float = 0.05
+    rule: str  # noise | strict
+    repeat: int
+    baseline_repeat: int
+    confirm_runs: int
+    reference_repeat: int
+    false_keep_rate: float
+
+    @classmethod
+    def from_settings(cls, settings) -> "Plan":
+        return cls(rule=settings.keep_rule, repeat=settings.repeat, baseline_repeat=settings.baseline_repeat,
+                   confirm_runs=settings.confirm_runs, reference_repeat=settings.reference_repeat,
+                   false_keep_rate=settings.false_keep_rate)
 
     def first_samples(self, has_reference: bool) -> int:
         if self.rule == "strict" or has_reference:

@@ -8,6 +8,7 @@ import time
 
 from .. import config, gitops, jsonlog, records, session
 from ..errors import EngineError
+from ..settings import add_flags, flag_values
 from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
 from .common import add_common, load
 
@@ -37,8 +38,7 @@ def cmd_init(args) -> int:
             "to reopen it."
         )
     header["segment"] = loaded.current.index + 1 if loaded.exists else 0
-    if args.max_iterations is not None and args.max_iterations < 0:
-        raise EngineError("--max-iterations must be 0 (unlimited) or more.")
+    given = flag_values(args, "init")
 
     def build(contents):
         current = session.load(contents)
@@ -52,8 +52,8 @@ def cmd_init(args) -> int:
         config.write_atomic(os.path.join(ws.project_dir, config.CONFIG_RELPATH), config.DEFAULT_TEXT)
     elif not ws.config.enabled:
         config.set_value(ws.project_dir, "enabled", "true")
-    if args.max_iterations is not None:
-        config.set_value(ws.project_dir, "max_iterations", str(args.max_iterations))
+    for name, value in given.items():
+        config.set_value(ws.project_dir, name, str(value))
     repo = gitops.toplevel(ws.session_dir)
     if repo:
         gitops.exclude_session_files(repo, ws.session_dir)
@@ -75,7 +75,7 @@ def register(sub) -> None:
     p.add_argument("--metric-name", help="the primary metric, as printed in 'METRIC name=value'")
     p.add_argument("--unit", "--metric-unit", dest="unit", default="", help="its unit, e.g. ms (may be empty)")
     p.add_argument("--direction", help="lower or higher is better")
-    p.add_argument("--max-iterations", type=int, help="runs allowed per segment (0: unlimited)")
+    add_flags(p, "init")
     p.add_argument("--new-segment", action="store_true", help="start a new segment in an existing session")
     p.add_argument("--continue", dest="continue_", action="store_true", help="reopen a cancelled session")
     p.set_defaults(func=cmd_init)

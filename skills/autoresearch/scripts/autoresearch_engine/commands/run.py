@@ -9,6 +9,7 @@ import sys
 
 from .. import config, experiment, gitops, stats, summary
 from ..errors import EngineError
+from ..settings import add_flags, flag_values
 from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
 from .common import add_common, load, require_session
 
@@ -35,22 +36,11 @@ def cmd_run(args) -> int:
         gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
         ws.require_committed(repo, "a run")
         measured = gitops.head(repo)
-    timeout = args.timeout or ws.config.benchmark_timeout
-    checks_timeout = args.checks_timeout or ws.config.checks_timeout
-    settings = ws.config
-    plan = experiment.Plan(
-        rule=args.rule or settings.keep_rule,
-        repeat=args.repeat or settings.repeat,
-        baseline_repeat=args.baseline_repeat or settings.baseline_repeat,
-        confirm_runs=settings.confirm_runs if args.confirm_runs is None else args.confirm_runs,
-        reference_repeat=settings.reference_repeat if args.reference_repeat is None else args.reference_repeat,
-        false_keep_rate=settings.false_keep_rate,
-    )
-    if plan.repeat < 1 or plan.baseline_repeat < 1 or plan.confirm_runs < 0 or plan.reference_repeat < 0:
-        raise EngineError("--repeat and --baseline-repeat must be at least 1, --confirm-runs and "
-                          "--reference-repeat at least 0.")
+    settings = config.with_flags(ws.config, flag_values(args, "run"))
+    plan = experiment.Plan.from_settings(settings)
     previous = ws.read_pending()
-    result = experiment.run_experiment(ws, segment, command, timeout, checks_timeout, plan, measured)
+    result = experiment.run_experiment(ws, segment, command, settings.benchmark_timeout, settings.checks_timeout,
+                                       plan, measured)
     moved = gitops.head(repo) if repo else None
     if moved != measured:
         print(f"autoresearch: warning: the benchmark moved HEAD from {measured} to {moved}; the result belongs to "
@@ -97,17 +87,7 @@ def register(sub) -> None:
                      "The result is remembered for 'autoresearch log'."),
     )
     add_common(p)
-    p.add_argument("--timeout", type=float, help="benchmark timeout in seconds (default: benchmark_timeout, 600)")
-    p.add_argument("--checks-timeout", type=float, help="checks timeout in seconds (default: checks_timeout, 300)")
+    add_flags(p, "run")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--repeat", type=int, help="benchmark samples per run (default: repeat setting, 1)")
-    p.add_argument("--baseline-repeat", type=int,
-                   help="samples for a segment's baseline, which seed the noise model (default 5)")
-    p.add_argument("--confirm-runs", type=int,
-                   help="extra samples allowed when a candidate wins by a margin noise could explain (default 3)")
-    p.add_argument("--reference-repeat", type=int,
-                   help="fresh samples of a kept result, the unbiased reference for later candidates (default 4)")
-    p.add_argument("--rule", choices=("noise", "strict"),
-                   help="noise: keep only what beats the best beyond measured noise (default); strict: any gain")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND… to run instead of autoresearch.sh")
     p.set_defaults(func=cmd_run)
