@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ml_helpers import ASSETS, REPO, TINY_FLAGS, run_prepare
@@ -117,6 +118,21 @@ def summary(out, key):
     values = re.findall(rf"^{key}:\s+(\S+)$", out, re.M)
     assert len(values) == 1, f"{key}: printed {len(values)} times"
     return values[0]
+
+
+def test_each_rank_loads_its_batches_of_the_one_stream(prep):
+    """Rank r of N gets the batches r, r + N, ... of the stream that one process packs."""
+    tok = prep.Tokenizer.from_directory()
+    bos, B, T, n = tok.get_bos_token_id(), 4, 64, 3
+    expected = prep.pack_rows(prep.iter_documents(prep._split_paths("train")), bos, T + 1, 3 * n * B)
+    for rank in range(3):
+        docs = prep.iter_documents(prep._split_paths("train"))
+        loader = prep._Loader(docs, bos, B, T, "cpu", 1000, rank=rank, world_size=3)
+        for k in range(n):
+            x, y, _ = next(loader)
+            rows = expected[(3 * k + rank) * B:(3 * k + rank + 1) * B]
+            assert np.array_equal(x.numpy(), rows[:, :-1]) and np.array_equal(y.numpy(), rows[:, 1:])
+        loader.close()
 
 
 # Both ranks write how many steps they took and how many validation rows they evaluated.
