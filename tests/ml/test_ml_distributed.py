@@ -148,9 +148,11 @@ def test_two_ranks_match_one(tmp_path, token_cache):
     # 4 rows per forward pass: one process accumulates 16 of them per step, each of two ranks 8; the 8
     # validation rows are 2 batches, one per rank
     edit = [("DEVICE_BATCH_SIZE = None", "DEVICE_BATCH_SIZE = 4"), ("import gc", "import gc\nimport json"), *REPORT]
+    # 3 steps; a long time budget so that a busy machine does not trip the guard against slow runs
     steps = 3
-    one_cache = copy_cache(token_cache, tmp_path / "one-cache", token_budget=steps * TOKENS_PER_STEP)
-    two_cache = copy_cache(token_cache, tmp_path / "two-cache", token_budget=steps * TOKENS_PER_STEP)
+    protocol = dict(token_budget=steps * TOKENS_PER_STEP, time_budget=60)
+    one_cache = copy_cache(token_cache, tmp_path / "one-cache", **protocol)
+    two_cache = copy_cache(token_cache, tmp_path / "two-cache", **protocol)
     one_dir, two_dir = work_dir(tmp_path / "one", edit), work_dir(tmp_path / "two", edit)
 
     rc, one, err = launch([sys.executable, "train.py"], one_dir, one_cache)
