@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ml_helpers import ASSETS, REPO, TEMPLATE_CODE, TINY_FLAGS, run_prepare
@@ -119,6 +120,21 @@ def summary(out, key):
     return values[0]
 
 
+def test_each_rank_loads_its_batches_of_the_one_stream(prep):
+    """Rank r of N gets the batches r, r + N, ... of the stream that one process packs."""
+    tok = prep.Tokenizer.from_directory()
+    bos, B, T, n = tok.get_bos_token_id(), 4, 64, 3
+    expected = prep.pack_rows(prep.iter_documents(prep._split_paths("train")), bos, T + 1, 3 * n * B)
+    for rank in range(3):
+        docs = prep.iter_documents(prep._split_paths("train"))
+        loader = prep._Loader(docs, bos, B, T, "cpu", 1000, rank=rank, world_size=3)
+        for k in range(n):
+            x, y, _ = next(loader)
+            rows = expected[(3 * k + rank) * B:(3 * k + rank + 1) * B]
+            assert np.array_equal(x.numpy(), rows[:, :-1]) and np.array_equal(y.numpy(), rows[:, 1:])
+        loader.close()
+
+
 # Both ranks write how many steps they took and how many validation rows they evaluated.
 REPORT = [("val_bpb = evaluate_bpb(eval_model, tokenizer, eval_batch)",
            "evaluated = []\n"
@@ -132,9 +148,11 @@ def test_two_ranks_match_one(tmp_path, token_cache):
     # 4 rows per forward pass: one process accumulates 16 of them per step, each of two ranks 8; the 8
     # validation rows are 2 batches, one per rank
     edit = [("DEVICE_BATCH_SIZE = None", "DEVICE_BATCH_SIZE = 4"), ("import gc", "import gc\nimport json"), *REPORT]
+    # 3 steps; a long time budget so that a busy machine does not trip the guard against slow runs
     steps = 3
-    one_cache = copy_cache(token_cache, tmp_path / "one-cache", token_budget=steps * TOKENS_PER_STEP)
-    two_cache = copy_cache(token_cache, tmp_path / "two-cache", token_budget=steps * TOKENS_PER_STEP)
+    protocol = dict(token_budget=steps * TOKENS_PER_STEP, time_budget=60)
+    one_cache = copy_cache(token_cache, tmp_path / "one-cache", **protocol)
+    two_cache = copy_cache(token_cache, tmp_path / "two-cache", **protocol)
     one_dir, two_dir = work_dir(tmp_path / "one", edit), work_dir(tmp_path / "two", edit)
 
     rc, one, err = launch([sys.executable, "train.py"], one_dir, one_cache)

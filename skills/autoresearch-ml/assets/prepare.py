@@ -831,7 +831,8 @@ def join_process_group(device):
                        "pass --nproc_per_node at most the number of GPUs (check CUDA_VISIBLE_DEVICES).")
         device = torch.device("cuda", LOCAL_RANK)
         torch.cuda.set_device(device)
-    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    cuda = device.type == "cuda"
+    torch.distributed.init_process_group("nccl" if cuda else "gloo", device_id=device if cuda else None)
     atexit.register(torch.distributed.destroy_process_group)
     if RANK != 0:
         sys.stdout = _FailuresOnly(sys.stdout, RANK)
