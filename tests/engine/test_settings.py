@@ -21,6 +21,7 @@ echo "METRIC score=$(cat value.txt)"
 def marked(session):
     """A session whose benchmark leaves ran.txt behind, so a refused run can be told from a run."""
     session.write("autoresearch.sh", MARKED)
+    session.write(".gitignore", "ran.txt\n")
     session.commit("marked benchmark")
     return session
 
