@@ -9,9 +9,8 @@ from typing import List, Optional
 
 from . import __version__
 from .commands import ALL
-from .errors import EngineError
+from .errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_REFUSED, EngineError
 
-EXIT_BROKEN_PIPE = 141  # as a program killed by SIGPIPE: the reader of stdout stopped reading
 
 LOOP = """the loop:
   autoresearch init --name "faster tests" --metric-name total_ms --unit ms --direction lower
@@ -68,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(_attach_values(argv, parser))
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_REFUSED
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, so that a reader gone by now is met below and not at interpreter exit
@@ -78,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("autoresearch: interrupted; nothing was logged.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader stopped reading (`| head`, `| cut` at its end): not an error worth a message. Output still
         # buffered would fail again at exit, so stdout goes to /dev/null from here.
@@ -87,4 +86,4 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as exc:
         print(f"autoresearch: error: {exc.strerror or exc} ({exc.filename or 'no file'}); check the path and "
               "its permissions.", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED

@@ -19,6 +19,7 @@ import re
 from dataclasses import field, make_dataclass, replace
 from typing import Optional
 
+from .atomicfile import write_atomic
 from .errors import EngineError
 from .settings import BY_NAME, SETTINGS, default_file_text
 
@@ -128,21 +129,3 @@ def set_value(project_dir: str, key: str, value: str) -> str:
         lines.insert(end, new_line)
     write_atomic(path, "".join(lines))
     return path
-
-
-def write_atomic(path: str, data) -> None:
-    """Replace `path` in one step (text or bytes): readers see the old file or the new one, never half."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.remove(temp)
-        except FileNotFoundError:
-            pass
-        raise

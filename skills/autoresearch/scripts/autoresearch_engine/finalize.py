@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from . import gitops, runner
 from . import session as session_module
 from .errors import EngineError
-from .report import short
+from .display import short
 from .workspace import CHECKS_SCRIPT
 
 

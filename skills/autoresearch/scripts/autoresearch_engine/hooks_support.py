@@ -19,7 +19,8 @@ import json
 import os
 from typing import Iterable, List, Optional
 
-from .config import CONFIG_RELPATH, write_atomic
+from .atomicfile import write_atomic
+from .config import CONFIG_RELPATH
 from .workspace import LOG_NAME
 
 STATE_FILE = "autoresearch.hooks.json"

@@ -11,15 +11,14 @@ import os
 import time
 from typing import Optional
 
-from . import jsonlog, records, stats
+from . import jsonlog, records, report_html, stats
 from . import session as session_module
-from .config import write_atomic
+from .atomicfile import write_atomic
+from .display import STATUS_COLOURS, number, short
 from .errors import EngineError
 
 PNG_NAME = "progress.png"
 HTML_NAME = "autoresearch.html"
-STATUS_COLOURS = {"keep": "#1a9850", "discard": "#9e9e9e", "crash": "#d73027", "checks_failed": "#f28e2b"}
-OTHER_COLOUR = "#5e6ad2"
 MATPLOTLIB_HINT = "pip install matplotlib"
 
 
@@ -83,19 +82,6 @@ def _segment(seg: session_module.Segment) -> dict:
         "counts": {status: seg.count(status) for status in records.STATUSES},
         "runs": runs,
     }
-
-
-def short(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def number(value, digits: int = 6) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}g}"
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -200,8 +186,6 @@ def _x(run: dict):
 
 def write_reports(ws, out_dir: str, want_png: bool, refresh: int, watching: bool) -> dict:
     """Write the dashboard (and the PNG); returns what was written."""
-    from . import report_html
-
     loaded = session_module.load(jsonlog.read_log(ws.log_path))
     if not loaded.exists:
         raise EngineError(f"{ws.log_path} holds no session yet, so there is nothing to report; "

@@ -11,7 +11,7 @@ import json
 import math
 from typing import List
 
-from .report import OTHER_COLOUR, STATUS_COLOURS, number, short
+from .display import OTHER_COLOUR, STATUS_COLOURS, number, short
 
 WIDTH, HEIGHT = 1100, 430
 LEFT, RIGHT, TOP, BOTTOM = 72, 18, 46, 40

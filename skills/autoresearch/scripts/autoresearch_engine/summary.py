@@ -7,6 +7,7 @@ import os
 from typing import List, Optional
 
 from . import decide, experiment, gitops, revert, stats
+from .display import short
 from .session import Session
 from .workspace import Workspace
 
@@ -100,7 +101,7 @@ def status_text(data: dict) -> str:
         lines.append(f"{'run':>5}  {'status':<13} {'metric':>12}  description")
         for run in data["last_runs"]:
             lines.append(
-                f"{run['run']!s:>5}  {run['status']!s:<13} {fmt(run['metric']):>12}  {_one_line(run['description'], 60)}"
+                f"{run['run']!s:>5}  {run['status']!s:<13} {fmt(run['metric']):>12}  {short(run['description'], 60)}"
             )
     return "\n".join(lines)
 
@@ -118,13 +119,8 @@ def asi_lines(asi: dict, width: int = 300) -> List[str]:
     lines = []
     for key, value in asi.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        lines.append(f"    {key}: {_one_line(text, 10 * width if key == 'next' else width)}")
+        lines.append(f"    {key}: {short(text, 10 * width if key == 'next' else width)}")
     return lines
-
-
-def _one_line(text, width: int) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def git_state(ws: Workspace, session: Session) -> Optional[str]:
@@ -228,7 +224,7 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
         lines.append(f"iterations: {data['runs']} of {data['max_iterations']} used, {data['iterations_left']} left")
     best = fmt(data["best"], data["metric_unit"])
     if data["best_run"] is not None:
-        best += f" (run {data['best_run']}: {_one_line(data['best_description'], 70)})"
+        best += f" (run {data['best_run']}: {short(data['best_description'], 70)})"
     improvement = "n/a" if data["improvement_pct"] is None else f"{data['improvement_pct']:+.2f}%"
     confidence = "n/a" if data["confidence"] is None else f"{data['confidence']:.2f}"
     lines.append(f"baseline {fmt(data['baseline'], data['metric_unit'])}; best {best}; "
@@ -260,7 +256,7 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     lines.append("")
     lines.append(f"## Last {len(data['last_runs'])} experiments")
     for run in data["last_runs"]:
-        entry = f"#{run['run']} {run['status']} {fmt(run['metric'])} {run['commit']}: {_one_line(run['description'], 80)}"
+        entry = f"#{run['run']} {run['status']} {fmt(run['metric'])} {run['commit']}: {short(run['description'], 80)}"
         lines.append(entry)
         if run.get("asi"):
             lines.extend(asi_lines(run["asi"]))

@@ -9,7 +9,8 @@ from typing import List, Optional
 
 from . import config as config_module
 from . import gitops
-from .config import Config, write_atomic
+from .atomicfile import write_atomic
+from .config import Config
 from .errors import EngineError
 
 LOG_NAME = "autoresearch.jsonl"

@@ -9,14 +9,11 @@ from typing import List
 
 from .. import gitops, jsonlog
 from .. import session as session_module
-from ..errors import EngineError
+from ..errors import EXIT_FAILED, EngineError
 from ..finalize import (Group, build_commit, commit_message, create_branches, find_base,
                         kept_experiments, plan_text, propose_groups, requested_groups, run_checks, slug)
 from ..workspace import CHECKS_SCRIPT, open_workspace
 from .common import add_common
-
-EXIT_CHECKS_FAILED = 1
-
 
 def cmd_finalize(args) -> int:
     ws = open_workspace(args.dir, args.file)
@@ -74,7 +71,7 @@ def cmd_finalize(args) -> int:
             answer = ""
         if answer not in ("y", "yes"):
             print("autoresearch: nothing created.")
-            return 1
+            return EXIT_FAILED
     create_branches(repo, groups)
     for group in groups:
         print(f"created {group.branch} ({group.commit[:7]})")
@@ -102,7 +99,7 @@ def _checks(ws, repo: str, session_rel: str, groups: List[Group], args) -> int:
     if failed:
         print(f"autoresearch: {CHECKS_SCRIPT} failed on {', '.join(failed)}; the branches are created, fix them "
               "before review.", file=sys.stderr)
-        return EXIT_CHECKS_FAILED
+        return EXIT_FAILED
     return 0
 
 

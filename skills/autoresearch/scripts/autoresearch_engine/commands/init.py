@@ -7,6 +7,7 @@ import sys
 import time
 
 from .. import config, gitops, jsonlog, records, session
+from ..atomicfile import write_atomic
 from ..errors import EngineError
 from ..settings import add_flags, flag_values
 from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
@@ -49,7 +50,7 @@ def cmd_init(args) -> int:
     jsonlog.append(ws.log_path, build)
     jsonlog.append_record(ws.log_path, records.make_status("running", now))
     if ws.config.path is None:
-        config.write_atomic(os.path.join(ws.project_dir, config.CONFIG_RELPATH), config.DEFAULT_TEXT)
+        write_atomic(os.path.join(ws.project_dir, config.CONFIG_RELPATH), config.DEFAULT_TEXT)
     elif not ws.config.enabled:
         config.set_value(ws.project_dir, "enabled", "true")
     for name, value in given.items():

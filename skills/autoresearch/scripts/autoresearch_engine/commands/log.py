@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import gitops, jsonlog, records, summary
+from ..display import short
 from ..errors import EngineError
 from ..logentry import experiment_builder, pending_extra
 from ..workspace import open_workspace
@@ -57,7 +58,7 @@ def cmd_log(args) -> int:
         ws.clear_pending()
     confidence = "" if record["confidence"] is None else f" | confidence={record['confidence']:.2f}"
     print(f"Logged: #{record['run']} {record['status']} | metric={summary.fmt(record['metric'])}{confidence} | "
-          f"{summary._one_line(record['description'], 80)}")
+          f"{short(record['description'], 80)}")
     if status in ("discard", "crash", "checks_failed") and gitops.toplevel(ws.session_dir):
         print("Next: autoresearch revert")
     return 0

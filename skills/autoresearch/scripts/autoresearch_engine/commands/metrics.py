@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .. import metrics, records
+from ..errors import EXIT_FAILED
 
 
 def cmd_metrics(args) -> int:
@@ -18,7 +19,7 @@ def cmd_metrics(args) -> int:
             shown = "missing" if value is None else str(value)
             print(f"autoresearch: METRIC {args.name} is {shown} in the input; the benchmark must print "
                   f"'METRIC {args.name}=<finite number>'.", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         print(value)
         return 0
     for name, value in parsed.occurrences:

@@ -8,13 +8,11 @@ import os
 import sys
 
 from .. import config, experiment, gitops, stats, summary
-from ..errors import EngineError
+from ..display import short
+from ..errors import EXIT_LIMIT, EngineError
 from ..settings import add_flags, flag_values
 from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
 from .common import add_common, load, require_session
-
-EXIT_LIMIT = 3  # max_iterations reached
-
 
 def cmd_run(args) -> int:
     if args.command and args.command[0] == "--":
@@ -65,7 +63,7 @@ def _run_line(result: dict, ws: Workspace) -> str:
     head = f"run {result['run']}: {result['status']}"
     if result["metric"] is None:
         last = [line for line in experiment.runner.tail(ws.run_log, 5) if line.strip()]
-        hint = f" — last output: {summary._one_line(last[-1], 100)}" if last else ""
+        hint = f" — last output: {short(last[-1], 100)}" if last else ""
         return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}{hint}"
     metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
     if result["best_before"] is not None and result["status"] != "checks_failed":
