@@ -129,7 +129,7 @@ def apply(ws: Workspace, repo: str, chosen: Plan) -> str:
     """Make the revert commit, move the working tree to it (session files aside), then HEAD. The new HEAD."""
     old = gitops.git(repo, "rev-parse", "HEAD").stdout.strip()
     owned = ws.owned_paths(repo)
-    changed, _ = gitops.uncommitted(repo, owned)
+    changed, _ = ws.uncommitted(repo)
     if changed:
         raise EngineError(f"uncommitted changes would be lost: {gitops.shown_list(changed)}; commit them "
                           "(git commit -am …) or discard them yourself before reverting.")
