@@ -100,6 +100,28 @@ def test_a_file_name_that_is_not_utf8_breaks_no_command(session):
     assert "caf" in refused and ".txt" in refused
 
 
+def test_a_project_folder_whose_name_is_not_utf8_breaks_no_command(tmp_path):
+    folder = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9")
+    os.mkdir(folder)
+    for args in (("init", "-q", "-b", "main"), ("config", "user.email", "t@example.com"), ("config", "user.name", "T")):
+        subprocess.run([REAL_GIT, *args], cwd=folder, check=True)
+    with open(os.path.join(folder, b"autoresearch.sh"), "w") as handle:
+        handle.write("echo METRIC score=$(cat value.txt)\n")
+    with open(os.path.join(folder, b"value.txt"), "w") as handle:
+        handle.write("5\n")
+    subprocess.run([REAL_GIT, "add", "-A"], cwd=folder, check=True)
+    subprocess.run([REAL_GIT, "commit", "-q", "-m", "harness"], cwd=folder, check=True)
+    strict = dict(os.environ, PYTHONIOENCODING="utf-8:strict", PYTHONUTF8="0")
+    steps = [("init", "--name", "n", "--metric-name", "score", "--direction", "lower"), ("run",),
+             ("log", "--description", "baseline"), ("status",), ("status", "--json"), ("resume",),
+             ("report",), ("run", "--", "sh", "-c", b"echo METRIC score=4; echo caf\xe9"), ("log", "--status", "discard", "--description", "d")]
+    for args in steps:
+        result = subprocess.run([sys.executable, ENGINE, *args], cwd=folder, capture_output=True, env=strict,
+                                stdin=subprocess.DEVNULL, timeout=60)
+        assert b"Traceback" not in result.stderr, (args, result.stderr.decode("utf-8", "replace"))
+        assert result.returncode == 0, (args, result.stderr.decode("utf-8", "replace"))
+
+
 # ---- 2: revert never writes over what log confirmed meanwhile ------------------------------------
 
 def test_records_logged_while_revert_runs_stay(session, tmp_path):

@@ -11,7 +11,8 @@ def write_atomic(path: str, data) -> None:
     temp = f"{path}.tmp-{os.getpid()}"
     try:
         with open(temp, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            # surrogateescape: bytes that came in undecodable (a path in a report) go out as they came
+            handle.write(data.encode("utf-8", errors="surrogateescape") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)

@@ -62,6 +62,11 @@ def _attach_values(argv: List[str], parser: argparse.ArgumentParser) -> List[str
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # paths and git output may hold bytes that are not UTF-8 (kept as lone surrogates): printed escaped,
+        # never a UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_attach_values(argv, parser))

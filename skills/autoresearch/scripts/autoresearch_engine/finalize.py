@@ -180,7 +180,7 @@ def build_commit(repo: str, merge_base: str, group: Group, message: str) -> str:
         tree = _checked(_git(repo, "write-tree", env=env), "write-tree").stdout.decode().strip()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    made = _checked(_git(repo, "commit-tree", tree, "-p", merge_base, "-F", "-", data=message.encode("utf-8")),
+    made = _checked(_git(repo, "commit-tree", tree, "-p", merge_base, "-F", "-", data=message.encode("utf-8", errors="replace")),
                     "commit-tree")
     return made.stdout.decode().strip()
 

@@ -129,7 +129,7 @@ def apply(ws: Workspace, repo: str, chosen: Plan) -> str:
     """Make the revert commit, move the working tree to it (session files aside), then HEAD. The new HEAD."""
     old = gitops.git(repo, "rev-parse", "HEAD").stdout.strip()
     owned = ws.owned_paths(repo)
-    changed, _ = gitops.uncommitted(repo, owned)
+    changed, _ = ws.uncommitted(repo)
     if changed:
         raise EngineError(f"uncommitted changes would be lost: {gitops.shown_list(changed)}; commit them "
                           "(git commit -am …) or discard them yourself before reverting.")
@@ -142,8 +142,12 @@ def apply(ws: Workspace, repo: str, chosen: Plan) -> str:
                           "then run 'autoresearch revert' again.")
     new_tree = gitops.tree_of(repo, chosen.target)
     files_tree = _with_paths_from(repo, new_tree, old, session_paths) if session_paths else new_tree
-    commit = gitops.git(repo, "commit-tree", new_tree, "-p", old, "-F", "-",
-                        data=message(chosen).encode("utf-8")).stdout.strip()
+    made = gitops.git(repo, "commit-tree", new_tree, "-p", old, "-F", "-", data=message(chosen).encode("utf-8"),
+                      check=False)
+    if made.returncode != 0:
+        raise EngineError(f"git could not make the revert commit ({gitops.failure(made)}); nothing was changed. "
+                          "Fix that (git config user.name / user.email, for instance), then revert again.")
+    commit = made.stdout.strip()
     gitops.git(repo, "update-index", "-q", "--refresh", check=False)
     moved = gitops.git(repo, "read-tree", "-m", "-u", old, files_tree, check=False)
     if moved.returncode != 0:

@@ -155,7 +155,7 @@ def run(
     mode = "ab" if append else "wb"
     with open(log_path, mode) as log:
         if header:
-            log.write(header.encode("utf-8"))
+            log.write(header.encode("utf-8", errors="surrogateescape"))
             log.flush()
         started = time.monotonic()
         try:

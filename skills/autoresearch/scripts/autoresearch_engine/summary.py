@@ -131,7 +131,7 @@ def git_state(ws: Workspace, session: Session) -> Optional[str]:
         return "this folder is not a git repository, so experiments cannot be committed or reverted."
     if gitops.head(repo) is None:
         return "the repository has no commit yet; commit the harness before the first run."
-    changed, untracked = gitops.uncommitted(repo, ws.owned_paths(repo))
+    changed, untracked = ws.uncommitted(repo)
     dirty = ""
     if changed or untracked:
         dirty = (f" Also: the working tree is not a commit (uncommitted changes in "

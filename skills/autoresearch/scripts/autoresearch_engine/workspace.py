@@ -49,14 +49,19 @@ class Workspace:
     def owned_paths(self, repo: str) -> set:
         return gitops.relative_paths(repo, self.session_paths())
 
+    def uncommitted(self, repo: str):
+        """(changed tracked paths, untracked paths not ignored), the session's files left out, and so are
+        untracked files in the agent host's own folder."""
+        changed, untracked = gitops.uncommitted(repo, self.owned_paths(repo))
+        return changed, [path for path in untracked if not _in_host_dir(path)]
+
     def require_committed(self, repo: str, action: str) -> None:
         """Refuse unless the working tree is exactly HEAD's commit (session files aside): what is measured
         or logged must be a commit, or the result belongs to no tree anyone can get back."""
         if gitops.head(repo) is None:
             raise EngineError(f"the repository has no commit yet; commit the harness (git add -A && git commit "
                               f"-m harness) before {action}.")
-        changed, untracked = gitops.uncommitted(repo, self.owned_paths(repo))
-        untracked = [path for path in untracked if not _in_host_dir(path)]
+        changed, untracked = self.uncommitted(repo)
         if changed:
             raise EngineError(f"uncommitted changes in {gitops.shown_list(changed)}: {action} needs the working "
                               "tree to be a commit; commit them (git commit -am \"…\") or discard them "

@@ -26,7 +26,7 @@ def cmd_finalize(args) -> int:
     if not branch:
         raise EngineError("HEAD is detached; check out the session branch before 'autoresearch finalize'.")
     session_rel = os.path.relpath(ws.session_dir, repo)
-    dirty, _ = gitops.uncommitted(repo, ws.owned_paths(repo))
+    dirty, _ = ws.uncommitted(repo)
     if dirty:
         raise EngineError(f"the working tree has uncommitted changes ({gitops.shown_list(dirty)}); commit or stash "
                           "them first.")
