@@ -45,6 +45,7 @@ def build(loaded: session_module.Session, source: str, now: Optional[float] = No
 
 def _segment(seg: session_module.Segment) -> dict:
     best = seg.best
+    reference = seg.best_reference
     running = None
     runs = []
     for position, entry in enumerate(seg.experiments):
@@ -52,7 +53,7 @@ def _segment(seg: session_module.Segment) -> dict:
         status = str(entry.get("status"))
         if status == "keep" and metric is not None:
             running = metric if running is None or stats.is_better(metric, running, seg.direction) else running
-        delta = None if metric is None or best is None else metric - best
+        delta = None if metric is None or reference is None else metric - reference
         run = entry.get("run")
         asi = entry.get("asi")
         runs.append({
@@ -62,10 +63,10 @@ def _segment(seg: session_module.Segment) -> dict:
             "metric": metric,
             "description": str(entry.get("description") or ""),
             "timestamp": entry.get("timestamp") if records.is_finite_number(entry.get("timestamp")) else None,
-            "confidence": entry.get("confidence") if records.is_finite_number(entry.get("confidence")) else None,
+            "confidence": records.shown_confidence(entry),
             "asi": asi if isinstance(asi, dict) and asi else None,
             "delta": delta,
-            "delta_pct": None if delta is None or not best else delta / abs(best) * 100.0,
+            "delta_pct": stats.change_pct(metric, reference),
             "running_best": running,
             "is_best": metric is not None and status == "keep" and metric == best,
             "position": position,

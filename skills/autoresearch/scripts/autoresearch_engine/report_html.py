@@ -164,7 +164,10 @@ def table(segments: List[dict]) -> str:
                 f'<td class="desc">{esc(run["description"])}</td>'
                 f'<td class="asi">{asi}</td></tr>')
     return ('<table id="runs"><thead><tr><th>run</th><th>seg</th><th>status</th><th>metric</th>'
-            '<th title="difference to the best kept metric of the segment">Δ best</th><th>confidence</th>'
+            '<th title="the metric minus the best kept result (the mean of its re-measurements, what the keep rule '
+            'compares with), and that in % of it: negative is lower, whichever direction is better">'
+            'Δ best (− is lower)</th><th title="the segment\'s confidence after a keep; other runs leave it as it was">'
+            'confidence</th>'
             '<th>commit</th><th>description</th><th>ASI</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
