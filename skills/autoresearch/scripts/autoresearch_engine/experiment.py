@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence
 
 from . import decide, metrics, records, runner, stats
 from .errors import EngineError
-from .session import Segment
+from .session import Segment, reference_samples
 from .workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace
 
 
@@ -107,16 +107,6 @@ class Plan:
     @property
     def looks(self) -> int:
         return 1 + -(-self.confirm_runs // self.repeat)  # the first measurement and each confirmation batch
-
-
-def reference_samples(record: Optional[dict]) -> Optional[List[float]]:
-    if record is None:
-        return None
-    for key in ("reference_samples", "samples"):
-        samples = record.get(key)
-        if isinstance(samples, list) and samples and all(records.is_finite_number(v) for v in samples):
-            return list(samples)
-    return [record["metric"]]
 
 
 def segment_sample_groups(segment: Segment) -> List[List[float]]:
@@ -216,6 +206,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
         "commit": head,
         "segment": segment.index,
         "best_before": segment.best,
+        "reference_before": segment.best_reference,
         "baseline": segment.baseline,
         "direction": segment.direction,
         "unit": segment.metric_unit,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Optional
 
 from .errors import EngineError
 
@@ -49,6 +50,14 @@ EXPERIMENT_OPTIONAL_FIELDS = (
     "decision",
     "flags",
 )
+
+
+def shown_confidence(record: dict) -> Optional[float]:
+    """The confidence a record carries where it says something about that run: after a keep, which may move the
+    best. A discard, a crash or failed checks leave the segment's confidence as it was; the record still stores
+    it (the seed's format), but showing it beside such a run would credit the run with it."""
+    value = record.get("confidence")
+    return value if record.get("status") == "keep" and is_finite_number(value) else None
 
 
 def is_finite_number(value) -> bool:

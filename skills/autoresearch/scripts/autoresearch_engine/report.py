@@ -11,7 +11,7 @@ import os
 import time
 from typing import Optional
 
-from . import jsonlog, records, report_html, stats
+from . import decide, experiment, jsonlog, records, report_html, stats
 from . import session as session_module
 from .atomicfile import write_atomic
 from .display import STATUS_COLOURS, number, short
@@ -44,6 +44,7 @@ def build(loaded: session_module.Session, source: str, now: Optional[float] = No
 
 def _segment(seg: session_module.Segment) -> dict:
     best = seg.best
+    reference = seg.best_reference
     running = None
     runs = []
     for position, entry in enumerate(seg.experiments):
@@ -51,9 +52,15 @@ def _segment(seg: session_module.Segment) -> dict:
         status = str(entry.get("status"))
         if status == "keep" and metric is not None:
             running = metric if running is None or stats.is_better(metric, running, seg.direction) else running
-        delta = None if metric is None or best is None else metric - best
+        delta = None if metric is None or reference is None else metric - reference
         run = entry.get("run")
         asi = entry.get("asi")
+        measured = [v for key in ("samples", "reference_samples") if isinstance(entry.get(key), list)
+                    for v in entry[key] if records.is_finite_number(v)]
+        kept_at = None
+        if status == "keep" and metric is not None:
+            again = session_module.reference_samples(entry)
+            kept_at = sum(again) / len(again)
         runs.append({
             "run": run if isinstance(run, int) and not isinstance(run, bool) else None,
             "commit": str(entry.get("commit") or ""),
@@ -61,11 +68,13 @@ def _segment(seg: session_module.Segment) -> dict:
             "metric": metric,
             "description": str(entry.get("description") or ""),
             "timestamp": entry.get("timestamp") if records.is_finite_number(entry.get("timestamp")) else None,
-            "confidence": entry.get("confidence") if records.is_finite_number(entry.get("confidence")) else None,
+            "confidence": records.shown_confidence(entry),
             "asi": asi if isinstance(asi, dict) and asi else None,
             "delta": delta,
-            "delta_pct": None if delta is None or not best else delta / abs(best) * 100.0,
+            "delta_pct": stats.change_pct(metric, reference),
             "running_best": running,
+            "samples": measured,  # every measurement of this run's code, re-measurements of a keep included
+            "reference": kept_at,  # a keep: the mean later candidates are compared with
             "is_best": metric is not None and status == "keep" and metric == best,
             "position": position,
         })
@@ -79,6 +88,7 @@ def _segment(seg: session_module.Segment) -> dict:
         "best": best,
         "improvement_pct": stats.improvement_pct(seg.baseline, best, seg.direction),
         "confidence": seg.confidence(),
+        "noise_sigma": decide.noise_model(experiment.segment_sample_groups(seg)).sigma,
         "counts": {status: seg.count(status) for status in records.STATUSES},
         "runs": runs,
     }
@@ -124,6 +134,7 @@ def _draw(plt, halo, data: dict):
     span = (high - low) or abs(high) or 1.0
     floor = low - 0.08 * span  # where crashes (runs without a metric) are drawn
     seen = set()
+    points, labelled = [], []  # every run's marker; the kept runs' labels
 
     def label_once(name):
         if name in seen:
@@ -141,6 +152,17 @@ def _draw(plt, halo, data: dict):
         if seg["baseline"] is not None:
             axes.hlines(seg["baseline"], xs[0] - 0.4, xs[-1] + 0.4, colors="#4575b4", linestyles=(0, (6, 3)),
                         linewidth=1.6, label=label_once("baseline"))
+        keeps = [(x, run) for x, run in zip(xs, seg["runs"]) if run["reference"] is not None]
+        if seg["noise_sigma"]:
+            for k, (x, run) in enumerate(keeps):  # where a run of the best's code lands, until the next keep
+                until = keeps[k + 1][0] if k + 1 < len(keeps) else xs[-1] + 0.4
+                axes.fill_between([x, until], run["reference"] - 2 * seg["noise_sigma"],
+                                  run["reference"] + 2 * seg["noise_sigma"], color="#1a9850", alpha=0.12, linewidth=0,
+                                  zorder=1, label=label_once("noise of the best (±2σ)"))
+        repeated = [(x, v) for x, run in zip(xs, seg["runs"]) if len(run["samples"]) > 1 for v in run["samples"]]
+        if repeated:
+            axes.scatter([p[0] for p in repeated], [p[1] for p in repeated], s=9, color="#7a8194", alpha=0.5,
+                         linewidths=0, zorder=2, label=label_once("samples"))
         steps = [(x, run["running_best"]) for x, run in zip(xs, seg["runs"]) if run["running_best"] is not None]
         if steps:
             axes.step([p[0] for p in steps] + [xs[-1]], [p[1] for p in steps] + [steps[-1][1]], where="post",
@@ -156,10 +178,10 @@ def _draw(plt, halo, data: dict):
         if others:
             axes.scatter(others, [floor] * len(others), marker="x", s=30, color=STATUS_COLOURS["crash"], zorder=3,
                          label=label_once("crash / no metric"))
-        for flip, (x, run) in enumerate((x, run) for x, run in zip(xs, seg["runs"])
-                                        if run["status"] == "keep" and run["metric"] is not None):
-            axes.annotate(short(run["description"], 34), (x, run["metric"]), xytext=(4, 9 if flip % 2 else -12),
-                          textcoords="offset points", fontsize=7, rotation=18, color="#1f4d2c", path_effects=[halo])
+        points += [(x, run["metric"] if run["metric"] is not None and run["status"] in STATUS_COLOURS else floor)
+                   for x, run in zip(xs, seg["runs"])]
+        labelled += [((x, run["metric"]), short(run["description"], 34)) for x, run in zip(xs, seg["runs"])
+                     if run["status"] == "keep" and run["metric"] is not None]
     last = segments[-1] if segments else data["segments"][-1]
     unit = f" ({last['unit']})" if last["unit"] else ""
     axes.set_ylabel(f"{last['metric_name']}{unit} — {last['direction']} is better")
@@ -177,7 +199,39 @@ def _draw(plt, halo, data: dict):
     if seen:
         axes.legend(loc="best", fontsize=8, framealpha=0.9)
     figure.tight_layout()
+    _place_labels(figure, axes, halo, points, labelled)
     return figure
+
+
+# offsets (points) tried in turn for a kept run's label: beside the point first, then further out
+LABEL_OFFSETS = [(dx * side, dy * up) for dx, dy in ((6, 6), (6, 16), (14, 28), (24, 44)) for up in (1, -1)
+                 for side in (1, -1)]
+
+
+def _place_labels(figure, axes, halo, points, labelled):
+    """Label each kept run where the text covers no run's marker, no other label and stays inside the plot; a label
+    with no such place is left out (the dashboard lists every run)."""
+    axes.set_xlim(axes.get_xlim())  # the limits are final: display positions must not move after placement
+    axes.set_ylim(axes.get_ylim())
+    renderer = figure.canvas.get_renderer()
+    markers = [axes.transData.transform(p) for p in points]
+    frame = axes.bbox
+    taken = []
+    for (x, y), text in labelled:
+        own = axes.transData.transform((x, y))
+        for dx, dy in LABEL_OFFSETS:
+            note = axes.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                                 ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top",
+                                 color="#1f4d2c", path_effects=[halo], zorder=4,
+                                 arrowprops=None if abs(dy) < 10 else dict(arrowstyle="-", color="#1f4d2c", lw=0.5))
+            box = note.get_window_extent(renderer).padded(2)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            covers = any(box.x0 - 4 <= mx <= box.x1 + 4 and box.y0 - 4 <= my <= box.y1 + 4
+                         for mx, my in markers if abs(mx - own[0]) > 0.5 or abs(my - own[1]) > 0.5)
+            if inside and not covers and not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+            note.remove()
 
 
 def _x(run: dict):

@@ -50,6 +50,9 @@ def chart(segments: List[dict], view: str) -> str:
         return f'<div class="chartbox" data-view="{esc(view)}"><p class="empty">No runs yet.</p></div>'
     metrics = [run["metric"] for _, run in runs if run["metric"] is not None]
     metrics += [seg["baseline"] for seg in segments if seg["baseline"] is not None]
+    metrics += [v for _, run in runs for v in run["samples"]]
+    metrics += [run["reference"] + side * 2 * seg["noise_sigma"] for seg, run in runs
+                if run["reference"] is not None and seg["noise_sigma"] for side in (-1, 1)]
     low, high = (min(metrics), max(metrics)) if metrics else (0.0, 1.0)
     pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
     low, high = low - pad, high + pad
@@ -80,7 +83,7 @@ def chart(segments: List[dict], view: str) -> str:
                f'transform="rotate(-90 14 {TOP + inner_h / 2:.0f})">{esc(last["metric_name"])}'
                f'{" (" + esc(last["unit"]) + ")" if last["unit"] else ""}, {esc(last["direction"])} is better</text>')
 
-    points, labels = [], []
+    points, labels, markers, keeps = [], [], [], []
     i = 0
     for number_in_view, seg in enumerate(segments):
         start = i
@@ -104,6 +107,19 @@ def chart(segments: List[dict], view: str) -> str:
         if path:
             path.append(f"H{px(end) + step_x / 2:.1f}")
             out.append(f'<path class="best" d="{"".join(path)}"><title>running best</title></path>')
+        kept = [(start + j, run) for j, run in enumerate(seg["runs"]) if run["reference"] is not None]
+        sigma = seg["noise_sigma"]
+        for k, (position, run) in enumerate(kept if sigma else []):  # where a run of the best's code lands
+            x0 = px(position)
+            x1 = px(kept[k + 1][0]) if k + 1 < len(kept) else px(end) + step_x / 2
+            top, bottom = py(run["reference"] + 2 * sigma), py(run["reference"] - 2 * sigma)
+            out.append(f'<rect class="band" x="{x0:.1f}" y="{min(top, bottom):.1f}" width="{x1 - x0:.1f}" '
+                       f'height="{abs(bottom - top):.1f}"><title>noise of the best: {esc(number(run["reference"]))} '
+                       f'± 2σ ({esc(number(2 * sigma, 3))})</title></rect>')
+        for j, run in enumerate(seg["runs"]):
+            if len(run["samples"]) > 1:
+                out.extend(f'<circle class="smp" cx="{px(start + j):.1f}" cy="{py(v):.1f}" r="1.8"/>'
+                           for v in run["samples"])
         for j, run in enumerate(seg["runs"]):
             x = px(start + j)
             tip = (f'#{run["run"]} {run["status"]} {number(run["metric"])}: {short(run["description"], 200)}')
@@ -112,22 +128,47 @@ def chart(segments: List[dict], view: str) -> str:
                 y = TOP + inner_h - 8
                 points.append(f'<path class="pt crash" d="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8">'
                               f'<title>{esc(tip)}</title></path>')
+                markers.append((x, y))
                 continue
             y = py(run["metric"])
             radius = 5 if run["status"] == "keep" else 3.5
             points.append(f'<circle class="pt {status_class}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
                           f'<title>{esc(tip)}</title></circle>')
+            markers.append((x, y))
             if run["status"] == "keep":
-                # labels rise to the right of their point; near the right edge they end at it instead
-                right = x > LEFT + inner_w * 0.82
-                lx, ly, anchor = (x - 4, y + 12, "end") if right else (x + 5, y - 7, "start")
-                labels.append(f'<text class="klabel" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" '
-                              f'transform="rotate(-28 {lx:.1f} {ly:.1f})">{esc(short(run["description"], 30))}</text>')
+                keeps.append((x, y, short(run["description"], 30)))
         i = end + 1
+    for x, y, text in keeps:
+        placed = _place_label(x, y, len(text), markers, labels, (LEFT, TOP, WIDTH - RIGHT, TOP + inner_h))
+        if placed:
+            lx, ly, anchor, box = placed
+            labels.append(box)
+            points.append(f'<text class="klabel" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{esc(text)}</text>')
     out.extend(points)
-    out.extend(labels)
     out.append("</svg></div>")
     return "".join(out)
+
+
+LABEL_SIZE = 10  # px, .klabel's font-size
+GLYPH = 0.62 * LABEL_SIZE  # a generous average advance of a proportional font's glyph
+LABEL_OFFSETS = [(dx * side, dy * up) for dx, dy in ((7, 7), (7, 18), (14, 30)) for up in (-1, 1) for side in (1, -1)]
+
+
+def _place_label(x, y, chars, markers, taken, plot):
+    """(x, y, anchor, box) for a kept run's label beside its point, its box inside the plot and clear of every
+    other run's marker and of the labels already placed; None when no offset fits (the point's tooltip remains)."""
+    width, height = chars * GLYPH, LABEL_SIZE * 1.2
+    for dx, dy in LABEL_OFFSETS:
+        left = x + dx if dx > 0 else x + dx - width
+        bottom = y + dy  # SVG text sits on its baseline
+        box = (left - 2, bottom - height, left + width + 2, bottom + 3)
+        inside = plot[0] <= box[0] and box[2] <= plot[2] and plot[1] <= box[1] and box[3] <= plot[3]
+        covers = any(box[0] - 5 <= mx <= box[2] + 5 and box[1] - 5 <= my <= box[3] + 5
+                     for mx, my in markers if (mx, my) != (x, y))
+        overlaps = any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in taken)
+        if inside and not covers and not overlaps:
+            return (x + dx, bottom, "start" if dx > 0 else "end", box)
+    return None
 
 
 # ---- the table --------------------------------------------------------------------------------
@@ -164,7 +205,10 @@ def table(segments: List[dict]) -> str:
                 f'<td class="desc">{esc(run["description"])}</td>'
                 f'<td class="asi">{asi}</td></tr>')
     return ('<table id="runs"><thead><tr><th>run</th><th>seg</th><th>status</th><th>metric</th>'
-            '<th title="difference to the best kept metric of the segment">Δ best</th><th>confidence</th>'
+            '<th title="the metric minus the best kept result (the mean of its re-measurements, what the keep rule '
+            'compares with), and that in % of it: negative is lower, whichever direction is better">'
+            'Δ best (− is lower)</th><th title="the segment\'s confidence after a keep; other runs leave it as it was">'
+            'confidence</th>'
             '<th>commit</th><th>description</th><th>ASI</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
@@ -202,6 +246,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}h2 small{color
 .best{fill:none;stroke:#1a9850;stroke-width:2;opacity:.75}
 .pt{stroke:#fff;stroke-width:1}.pt.crash{stroke:@crash@;stroke-width:2}
 .pt.keep{fill:@keep@}.pt.discard{fill:@discard@}.pt.checks_failed{fill:@checks_failed@}.pt.other{fill:@other@}
+.band{fill:#1a9850;opacity:.12}.smp{fill:#7a8194;opacity:.55}
 .klabel{font-size:10px;fill:#1f4d2c;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px;border:1px solid #e1e4ea}
 th,td{padding:5px 8px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}

@@ -10,6 +10,17 @@ from . import records, stats
 from .jsonlog import LogContents
 
 
+def reference_samples(record: Optional[dict]) -> Optional[List[float]]:
+    """The samples a later candidate is compared with: a kept run's re-measurements, else its own samples."""
+    if record is None:
+        return None
+    for key in ("reference_samples", "samples"):
+        samples = record.get(key)
+        if isinstance(samples, list) and samples and all(records.is_finite_number(v) for v in samples):
+            return list(samples)
+    return [record["metric"]]
+
+
 @dataclass
 class Segment:
     index: int
@@ -42,6 +53,13 @@ class Segment:
     @property
     def best(self) -> Optional[float]:
         return stats.best_of((e["metric"] for e in self.kept), self.direction)
+
+    @property
+    def best_reference(self) -> Optional[float]:
+        """What a candidate is measured against: the mean of the best kept run's fresh re-measurements (else of its
+        own samples). The keep rule, `run`'s "vs best" and the dashboard's "Δ best" all use this one number."""
+        samples = reference_samples(self.best_record)
+        return None if samples is None else sum(samples) / len(samples)
 
     @property
     def best_record(self) -> Optional[dict]:

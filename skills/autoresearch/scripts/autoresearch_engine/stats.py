@@ -49,6 +49,14 @@ def best_of(values: Iterable[float], direction: str) -> Optional[float]:
     return min(values) if direction == "lower" else max(values)
 
 
+def change_pct(value: Optional[float], reference: Optional[float]) -> Optional[float]:
+    """value against reference in % of |reference|, signed as the metric moved (value - reference): with lower is
+    better, a gain is negative. `run` and the dashboard state it this way."""
+    if value is None or reference is None or reference == 0:
+        return None
+    return (value - reference) / abs(reference) * 100.0
+
+
 def improvement_pct(baseline: Optional[float], best: Optional[float], direction: str) -> Optional[float]:
     """How far best moved from baseline in the good direction, as % of |baseline|."""
     if baseline is None or best is None or baseline == 0:

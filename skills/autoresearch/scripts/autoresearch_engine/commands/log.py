@@ -56,7 +56,8 @@ def cmd_log(args) -> int:
     record = jsonlog.append(ws.log_path, build)
     if use_pending:
         ws.clear_pending()
-    confidence = "" if record["confidence"] is None else f" | confidence={record['confidence']:.2f}"
+    shown = records.shown_confidence(record)
+    confidence = "" if shown is None else f" | confidence={shown:.2f}"
     print(f"Logged: #{record['run']} {record['status']} | metric={summary.fmt(record['metric'])}{confidence} | "
           f"{short(record['description'], 80)}")
     if status in ("discard", "crash", "checks_failed") and gitops.toplevel(ws.session_dir):

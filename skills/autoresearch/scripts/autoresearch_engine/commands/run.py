@@ -66,9 +66,11 @@ def _run_line(result: dict, ws: Workspace) -> str:
         hint = f" — last output: {short(last[-1], 100)}" if last else ""
         return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}{hint}"
     metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
-    if result["best_before"] is not None and result["status"] != "checks_failed":
-        change = stats.improvement_pct(result["best_before"], result["metric"], result["direction"])
-        metric += f" ({'+' if change and change > 0 else ''}{change:.2f}% vs best)" if change is not None else ""
+    reference = result.get("reference_before")
+    if reference is not None and result["status"] != "checks_failed":
+        change = stats.change_pct(result["metric"], reference)
+        if change is not None:
+            metric += (f" ({change:+.2f}% vs best {summary.fmt(reference, unit)}, {result['direction']} is better)")
     checks = result.get("checks")
     checks_text = "" if checks is None else f"; checks {checks['result']}"
     if len(result.get("samples") or []) > 1:
