@@ -13,7 +13,7 @@ HOOKS = os.path.join(REPO, "hooks")
 RUN_HOOK = os.path.join(HOOKS, "run-hook.sh")
 ENGINE = os.path.join(REPO, "skills", "autoresearch", "scripts", "autoresearch")
 sys.path.insert(0, os.path.join(REPO, "skills", "autoresearch", "scripts"))
-from autoresearch_engine import gitops, hooks_support  # noqa: E402
+from autoresearch_engine import hooks_support, sessionfiles  # noqa: E402
 
 
 def hook(event, payload, cwd, env=None):
@@ -244,9 +244,15 @@ def test_hooks_write_only_session_files(session):
     hook("session_start", start_payload(session, "compact"), session)
     after = snapshot(session)
     changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
-    allowed = set(gitops.SESSION_FILES) | {hooks_support.STATE_FILE}
-    assert changed == {hooks_support.STATE_FILE}
-    assert changed <= allowed
+    assert changed == {sessionfiles.HOOKS_STATE_NAME}
+    assert changed <= set(sessionfiles.SESSION_FILES)
+
+
+def test_the_bash_gate_looks_for_the_session_files_the_engine_names():
+    with open(os.path.join(REPO, "hooks", "run-hook.sh"), encoding="utf-8") as handle:
+        gate = handle.read()
+    for name in (sessionfiles.LOG_NAME, sessionfiles.CONFIG_RELPATH.replace(os.sep, "/")):
+        assert f"$dir/{name}" in gate, f"hooks/run-hook.sh does not look for {name}"
 
 
 def test_a_cancelled_log_alone_ends_the_loop(session):

@@ -21,9 +21,9 @@ from typing import Optional
 
 from .atomicfile import write_atomic
 from .errors import EngineError
+from .sessionfiles import CONFIG_RELPATH
 from .settings import BY_NAME, SETTINGS, default_file_text
 
-CONFIG_RELPATH = os.path.join(".claude", "autoresearch.local.md")
 
 DEFAULT_TEXT = default_file_text()
 

@@ -12,7 +12,8 @@ from typing import List, Optional, Sequence
 from . import decide, metrics, records, runner, stats
 from .errors import EngineError
 from .session import Segment, reference_samples
-from .workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace
+from .sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
+from .workspace import Workspace
 
 
 def benchmark_command(ws: Workspace, command: Sequence[str]) -> List[str]:

@@ -20,7 +20,7 @@ from . import gitops, runner
 from . import session as session_module
 from .errors import EngineError
 from .display import short
-from .workspace import CHECKS_SCRIPT
+from .sessionfiles import CHECKS_SCRIPT
 
 
 @dataclass

@@ -8,18 +8,8 @@ import subprocess
 from typing import Dict, List, Optional, Tuple
 
 from .errors import EngineError
+from .sessionfiles import SESSION_FILES
 
-SESSION_FILES = (
-    "autoresearch.jsonl",
-    "autoresearch.md",
-    "autoresearch.ideas.md",
-    "autoresearch.pending.json",
-    "run.log",
-    "autoresearch.html",
-    "progress.png",
-    "autoresearch.hooks.json",
-    os.path.join(".claude", "autoresearch.local.md"),
-)
 
 
 def git_bytes(cwd: str, *args: str, check: bool = True, data: Optional[bytes] = None,

@@ -10,7 +10,7 @@ marker is `running` (or there is none), and `.claude/autoresearch.local.md` does
 The Stop hook lets the agent stop, silently, when no session is active, when max_iterations is used
 up, after CRASH_LIMIT crashes in a row, or when it has blocked BLOCK_CAP times in a row while no new
 experiment was logged (the agent keeps trying to stop without doing any work: a loop that goes
-nowhere must end). Its counter lives in STATE_FILE, in the session folder.
+nowhere must end). Its counter lives in HOOKS_STATE_NAME, in the session folder.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import os
 from typing import Iterable, List, Optional
 
 from .atomicfile import write_atomic
-from .config import CONFIG_RELPATH
-from .workspace import LOG_NAME
+from .sessionfiles import CONFIG_RELPATH, HOOKS_STATE_NAME, LOG_NAME
 
-STATE_FILE = "autoresearch.hooks.json"
 
 BLOCK_CAP = 3  # blocks in a row, within one turn, without a new logged experiment
 CRASH_LIMIT = 3  # crashes in a row that end the loop
@@ -57,7 +55,7 @@ class Active:
 
     @property
     def state_path(self) -> str:
-        return os.path.join(self.ws.session_dir, STATE_FILE)
+        return os.path.join(self.ws.session_dir, HOOKS_STATE_NAME)
 
 
 def active_session(project_dir: str) -> Optional[Active]:

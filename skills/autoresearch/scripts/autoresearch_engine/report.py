@@ -16,9 +16,8 @@ from . import session as session_module
 from .atomicfile import write_atomic
 from .display import STATUS_COLOURS, number, short
 from .errors import EngineError
+from .sessionfiles import HTML_NAME, PNG_NAME
 
-PNG_NAME = "progress.png"
-HTML_NAME = "autoresearch.html"
 MATPLOTLIB_HINT = "pip install matplotlib"
 
 

@@ -9,6 +9,7 @@ from typing import List, Optional
 from . import decide, experiment, gitops, revert, stats
 from .display import short
 from .session import Session
+from .sessionfiles import IDEAS_NAME, NOTES_NAME
 from .workspace import Workspace
 
 
@@ -245,12 +246,12 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     for warning in data["warnings"]:
         lines.append(f"log: {warning}")
 
-    notes = _read(ws.file("autoresearch.md"), 60)
+    notes = _read(ws.file(NOTES_NAME), 60)
     lines.append("")
     if notes is None:
-        lines.append("## autoresearch.md: missing; rebuild it from this summary and 'git log' before continuing.")
+        lines.append(f"## {NOTES_NAME}: missing; rebuild it from this summary and 'git log' before continuing.")
     else:
-        lines.append("## autoresearch.md")
+        lines.append(f"## {NOTES_NAME}")
         lines.extend(notes)
 
     lines.append("")
@@ -261,10 +262,10 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
         if run.get("asi"):
             lines.extend(asi_lines(run["asi"]))
 
-    ideas = open_ideas(ws.file("autoresearch.ideas.md"))
+    ideas = open_ideas(ws.file(IDEAS_NAME))
     if ideas:
         lines.append("")
-        lines.append("## Open ideas (autoresearch.ideas.md)")
+        lines.append(f"## Open ideas ({IDEAS_NAME})")
         lines.extend(ideas)
 
     lines.append("")

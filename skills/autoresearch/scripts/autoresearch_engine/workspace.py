@@ -12,11 +12,8 @@ from . import gitops
 from .atomicfile import write_atomic
 from .config import Config
 from .errors import EngineError
+from .sessionfiles import LOG_NAME, PENDING_SUFFIX, RUN_LOG
 
-LOG_NAME = "autoresearch.jsonl"
-BENCHMARK_SCRIPT = "autoresearch.sh"
-CHECKS_SCRIPT = "autoresearch.checks.sh"
-RUN_LOG = "run.log"
 # The agent host's own folder (installed skills, settings): never part of what an experiment measures.
 HOST_DIR = ".claude"
 
@@ -31,7 +28,7 @@ class Workspace:
     @property
     def pending_path(self) -> str:
         base = self.log_path[: -len(".jsonl")] if self.log_path.endswith(".jsonl") else self.log_path
-        return base + ".pending.json"
+        return base + PENDING_SUFFIX
 
     @property
     def run_log(self) -> str:

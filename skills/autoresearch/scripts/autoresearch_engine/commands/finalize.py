@@ -12,7 +12,8 @@ from .. import session as session_module
 from ..errors import EXIT_FAILED, EngineError
 from ..finalize import (Group, build_commit, commit_message, create_branches, find_base,
                         kept_experiments, plan_text, propose_groups, requested_groups, run_checks, slug)
-from ..workspace import CHECKS_SCRIPT, open_workspace
+from ..sessionfiles import CHECKS_SCRIPT
+from ..workspace import open_workspace
 from .common import add_common
 
 def cmd_finalize(args) -> int:

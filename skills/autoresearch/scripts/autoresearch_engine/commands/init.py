@@ -10,7 +10,8 @@ from .. import config, gitops, jsonlog, records, session
 from ..atomicfile import write_atomic
 from ..errors import EngineError
 from ..settings import add_flags, flag_values
-from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
+from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
+from ..workspace import Workspace, open_workspace
 from .common import add_common, load
 
 

@@ -11,7 +11,8 @@ from .. import config, experiment, gitops, stats, summary
 from ..display import short
 from ..errors import EXIT_LIMIT, EngineError
 from ..settings import add_flags, flag_values
-from ..workspace import BENCHMARK_SCRIPT, CHECKS_SCRIPT, Workspace, open_workspace
+from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
+from ..workspace import Workspace, open_workspace
 from .common import add_common, load, require_session
 
 def cmd_run(args) -> int:
