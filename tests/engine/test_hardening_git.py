@@ -381,3 +381,11 @@ def test_killing_finalize_leaves_no_worktree_and_no_checks_process(project, tmp_
         os.kill(pid, signal.SIGKILL)
     assert not alive, "the checks process outlived finalize"
     assert project.git("worktree", "list").count("\n") == 1, project.git("worktree", "list")
+
+
+def test_a_run_that_leaves_untracked_files_says_so_at_once(session):
+    session.write("autoresearch.sh", "echo out > result.txt\necho METRIC score=$(cat value.txt)\n")
+    session.commit("benchmark that writes a file")
+    warned = session.engine("run").stderr
+    assert "result.txt" in warned and ".gitignore" in warned
+    assert "result.txt" in one_clear_error(session.engine("run", check=False))

@@ -41,6 +41,10 @@ def cmd_run(args) -> int:
     result = experiment.run_experiment(ws, segment, command, settings.benchmark_timeout, settings.checks_timeout,
                                        plan, measured)
     moved = gitops.head(repo) if repo else None
+    left = ws.uncommitted(repo)[1] if repo else []
+    if left:
+        print(f"autoresearch: warning: the run left untracked files {gitops.shown_list(left)}; list them in "
+              ".gitignore if the benchmark writes them, or the next run refuses them.", file=sys.stderr)
     if moved != measured:
         print(f"autoresearch: warning: the benchmark moved HEAD from {measured} to {moved}; the result belongs to "
               f"{measured}, the commit measured. A benchmark must not commit: what it committed is not part of the "
