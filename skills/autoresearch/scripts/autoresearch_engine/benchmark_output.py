@@ -63,6 +63,7 @@ def fence(lines: Sequence[str], source: str, hidden: Iterable[str] = (), max_lin
     """The lines as a quoted block: a line naming the source, at most max_lines lines of at most width
     characters, each behind '| ', and a closing line. Empty when there is nothing to show."""
     hidden = tuple(hidden)
+    lines = [piece for line in lines for piece in (lines_of(line) or [""])]
     shown = [_cut(clean(hide_metrics(line, hidden)).rstrip(), width) for line in lines]
     while shown and not shown[-1].strip():
         shown.pop()
