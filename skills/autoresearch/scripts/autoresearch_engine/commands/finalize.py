@@ -7,7 +7,7 @@ import os
 import sys
 from typing import List
 
-from .. import gitops, holdout, jsonlog
+from .. import benchmark_output, gitops, holdout, jsonlog
 from .. import session as session_module
 from ..errors import EXIT_FAILED, EngineError
 from ..finalize import (Group, build_commit, commit_message, create_branches, find_base,
@@ -99,8 +99,9 @@ def _checks(ws, repo: str, session_rel: str, groups: List[Group], args) -> int:
         print(f"checks on {group.branch}: {'passed' if passed else 'FAILED'}")
         if not passed:
             failed.append(group.branch)
-            for line in lines:
-                print(f"    {line}")
+            block = benchmark_output.fence(lines, f"{CHECKS_SCRIPT} on {group.branch}")
+            if block:
+                print(block)
     if failed:
         print(f"autoresearch: {CHECKS_SCRIPT} failed on {', '.join(failed)}; the branches are created, fix them "
               "before review.", file=sys.stderr)

@@ -82,14 +82,20 @@ def refuse_protected(ws: Workspace, loaded, segment) -> None:
     raise EngineError(protection.refusal_sentence(changed, segment), exit_code=EXIT_PROTECTED)
 
 
+def _output_tail(ws: Workspace, holdout_metric) -> str:
+    """The end of run.log as the agent may see it: fenced as quoted data, the held-out figure hidden."""
+    return benchmark_output.fence(runner.tail(ws.run_log, 5), os.path.relpath(ws.run_log),
+                                  hidden=[holdout_metric] if holdout_metric else [])
+
+
 def _run_line(result: dict, ws: Workspace, holdout_metric=None) -> str:
     unit = result["unit"]
     timing = f"{result['duration_s']:.1f} s"
     head = f"run {result['run']}: {result['status']}"
     if result["metric"] is None:
-        source = os.path.relpath(ws.run_log)
-        tail = benchmark_output.fence(runner.tail(ws.run_log, 5), source, hidden=[holdout_metric] if holdout_metric else [])
-        return f"{head} — {result['reason']} after {timing}; see {source}" + (f"\n{tail}" if tail else "")
+        tail = _output_tail(ws, holdout_metric)
+        return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}" + \
+            (f"\n{tail}" if tail else "")
     metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
     reference = result.get("reference_before")
     if reference is not None and result["status"] != "checks_failed":
@@ -98,9 +104,11 @@ def _run_line(result: dict, ws: Workspace, holdout_metric=None) -> str:
             metric += (f" ({change:+.2f}% vs best {summary.fmt(reference, unit)}, {result['direction']} is better)")
     checks = result.get("checks")
     checks_text = "" if checks is None else f"; checks {checks['result']}"
+    tail = _output_tail(ws, holdout_metric) if checks is not None and checks["result"] != "passed" else ""
     if len(result.get("samples") or []) > 1:
         timing = f"{len(result['samples'])} samples, {timing} for the last"
-    return f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
+    line = f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
+    return f"{line}\n{tail}" if tail else line
 
 
 def register(sub) -> None:
