@@ -182,8 +182,10 @@ def test_a_small_validation_split_is_a_loud_warning_with_the_figures(tmp_path, t
     proc = run_prepare(tmp_path / "cache", "--source", "local", "--path", tiny_corpus,
                        *[f if f != "2048" else "10000000" for f in TINY_FLAGS])
     warning = [line for line in proc.stderr.splitlines() if line.startswith("WARNING: ")]
-    assert len(warning) == 1 and "row(s) of 64" in warning[0] and "0.00512 % of the 10,000,000 requested" in warning[0]
-    assert "--val-fraction" in warning[0]
+    assert len(warning) == 2  # the validation split, then the held-out test split
+    assert "validation split" in warning[0] and "test split" in warning[1]
+    assert "row(s) of 64" in warning[0] and "0.00512 % of the 10,000,000 requested" in warning[0]
+    assert all("--val-fraction" in line for line in warning)
 
 
 def test_a_truncated_validation_file_is_one_sentence(tmp_path, tiny_cache):
