@@ -75,4 +75,7 @@ def sentence(index: int, data: dict) -> str:
     if data["test_gain"] <= 0:
         return (f"{head} {figures}; {gains}: none of the {primary} improvement held on unseen data — the kept "
                 f"changes fit the data the loop decides on, not the task.")
+    if data["held_pct"] >= 100:
+        return (f"{head} {figures}; {gains}: all of the {primary} improvement held on unseen data ({name} improved "
+                f"{data['held_pct'] / 100:.2f} times as much).")
     return f"{head} {figures}; {gains}: {data['held_pct']:.0f}% of the {primary} improvement held on unseen data."
