@@ -74,7 +74,7 @@ class FakeHub:
 
 @pytest.fixture
 def hub():
-    files = {f"shard_{i:05d}.parquet": parquet_bytes(i) for i in (0, 1, 6542)}
+    files = {f"shard_{i:05d}.parquet": parquet_bytes(i) for i in (0, 1, 6541, 6542)}
     h = FakeHub(files)
     yield h
     h.close()
@@ -92,11 +92,13 @@ def test_climbmix_download_then_offline(tmp_path, hub):
     cache = tmp_path / "cache"
     run_prepare(cache, "--source", "climbmix", "--num-shards", "2", *FLAGS, env_extra=env_for(hub.url, tmp_path))
     data = cache / "data"
-    for name, content in hub.files.items():  # byte-identical shards, the pinned validation shard among them
+    for name, content in hub.files.items():  # byte-identical shards, the pinned validation and test shards among them
         assert (data / name).read_bytes() == content
     assert {n for _, n in hub.requests} == set(hub.files)
     prep = load_prepare(cache, "prepare_climbmix")
     assert prep.PROTOCOL["source"] == "climbmix" and prep.PROTOCOL["val_shard"] == "shard_06542.parquet"
+    assert prep.PROTOCOL["test_shard"] == "shard_06541.parquet"
+    assert prep._split_paths("test") == [str(data / "shard_06541.parquet")]
     assert prep._split_paths("train") == [str(data / "shard_00000.parquet"), str(data / "shard_00001.parquet")]
     assert prep.PROTOCOL["val_docs"] == 30
     # offline, hub gone: the cached shards are enough to rebuild
@@ -104,7 +106,7 @@ def test_climbmix_download_then_offline(tmp_path, hub):
     n = len(hub.requests)
     proc = run_prepare(cache, "--source", "climbmix", "--num-shards", "2", *FLAGS, "--force",
                        env_extra=env_for(hub.url, tmp_path, offline=True))
-    assert "3/3 climbmix shards present" in proc.stdout and len(hub.requests) == n
+    assert "4/4 climbmix shards present" in proc.stdout and len(hub.requests) == n
 
 
 def test_climbmix_offline_without_cache_is_a_clear_error(tmp_path):
@@ -125,4 +127,4 @@ def test_climbmix_missing_shard_keeps_finished_ones_and_nothing_partial(tmp_path
     assert "could not download 1 climbmix shard" in proc.stderr and "shard_00002" in proc.stderr
     assert not (cache / "protocol.json").exists()
     names = sorted(p.name for p in (cache / "data").iterdir() if p.is_file())
-    assert names == ["shard_00000.parquet", "shard_00001.parquet", "shard_06542.parquet"]
+    assert names == ["shard_00000.parquet", "shard_00001.parquet", "shard_06541.parquet", "shard_06542.parquet"]

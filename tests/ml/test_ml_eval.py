@@ -20,8 +20,8 @@ class Bigram(torch.nn.Module):
         return loss if reduction == "none" else loss.mean()
 
 
-def hand_bpb(prep, model):
-    rows = np.load(f"{prep.TOKENS_DIR}/val_rows.npy").astype(np.int64)
+def hand_bpb(prep, model, split="val"):
+    rows = np.load(f"{prep.TOKENS_DIR}/{split}_rows.npy").astype(np.int64)
     table = model.table.detach().double().numpy()
     token_bytes = np.load(f"{prep.TOKENIZER_DIR}/token_bytes.npy")
     x, y = rows[:, :-1].ravel(), rows[:, 1:].ravel()
@@ -54,3 +54,27 @@ def test_validation_set_is_fixed_and_recorded(prep):
     assert np.array_equal(again, rows)
     model = Bigram(tok.get_vocab_size(), seed=3)
     assert prep.evaluate_bpb(model, tok, 4) == prep.evaluate_bpb(model, tok, 4)
+
+
+def test_test_split_is_held_out_fixed_exact_and_evaluated(prep):
+    """The held-out test split: its own fixed rows, packed from documents no other split holds, exact bytes."""
+    tok = prep.Tokenizer.from_directory()
+    rows, val = prep.get_eval_rows("test"), prep.get_val_rows()
+    T = prep.MAX_SEQ_LEN
+    assert rows.shape[1] == T + 1 and rows.shape[0] >= 1 and (rows[:, 0] == tok.get_bos_token_id()).all()
+    assert prep.PROTOCOL["test_eval_tokens"] == rows.shape[0] * T
+    again = prep.pack_rows(prep.iter_documents(prep._split_paths("test"), loop=False), tok.get_bos_token_id(), T + 1,
+                           rows.shape[0])
+    assert np.array_equal(again, rows)
+    n = min(len(rows), len(val))
+    assert not np.array_equal(rows[:n], val[:n])
+    texts = {split: list(prep.iter_texts(prep._split_paths(split))) for split in ("train", "val", "test")}
+    assert texts["test"] and not set(texts["test"]) & (set(texts["train"]) | set(texts["val"]))
+    # exact bytes, as for val: the test tokens' byte lengths add up to the test text's UTF-8 length
+    token_bytes = np.load(f"{prep.TOKENIZER_DIR}/token_bytes.npy")
+    from_tokens = sum(int(token_bytes[ids].sum()) for ids in tok.encode(texts["test"]))
+    assert from_tokens == sum(len(t.encode("utf-8")) for t in texts["test"]) == prep.PROTOCOL["test_bytes"]
+    model = Bigram(tok.get_vocab_size(), seed=5)
+    expected, _ = hand_bpb(prep, model, "test")
+    assert prep.evaluate_bpb(model, tok, 3, split="test") == pytest.approx(expected, rel=1e-5)
+    assert prep.evaluate_bpb(model, tok, 3, split="test") != prep.evaluate_bpb(model, tok, 3)

@@ -9,9 +9,11 @@ import numpy as np
 from ml_helpers import DEFAULT_DOC_CHARS, TINY_FLAGS, load_prepare, run_prepare, write_corpus
 
 
-def shard_texts(prep):
+def shard_texts(prep, with_test=False):
     train = list(prep.iter_texts(prep._split_paths("train")))
     val = list(prep.iter_texts(prep._split_paths("val")))
+    if with_test:
+        return train, val, list(prep.iter_texts(prep._split_paths("test")))
     return train, val
 
 
@@ -22,15 +24,17 @@ def no_temp_files(cache):
 def test_local_source(prep, tiny_cache, tiny_corpus):
     p = prep.PROTOCOL
     assert p["source"] == "local" and p["profile"] == "cpu" and p["max_seq_len"] == 64 and p["time_budget"] == 3
-    train, val = shard_texts(prep)
-    assert len(train) + len(val) == 40  # the 40 text files; binary, latin-1 and empty files skipped
+    train, val, test = shard_texts(prep, with_test=True)
+    assert len(train) + len(val) + len(test) == 40  # the 40 text files; binary, latin-1 and empty files skipped
     assert p["train_docs"] == len(train) and p["val_docs"] == len(val) and len(val) >= 1
+    assert p["test_docs"] == len(test) and len(test) >= 1
     originals = set()
     for root, _, names in os.walk(tiny_corpus):
         for n in names:
             if n.startswith("doc"):
                 originals.add(open(os.path.join(root, n), encoding="utf-8").read())
-    assert set(train) | set(val) == originals and not set(train) & set(val)
+    assert set(train) | set(val) | set(test) == originals
+    assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
     assert no_temp_files(tiny_cache) == []
 
 
@@ -40,8 +44,9 @@ def test_split_is_deterministic_and_location_independent(tmp_path, tiny_cache, t
     cache = tmp_path / "cache2"
     run_prepare(cache, "--source", "local", "--path", str(moved), *TINY_FLAGS)
     other = load_prepare(cache, "prepare_second")
-    assert shard_texts(other) == shard_texts(prep)
+    assert shard_texts(other, with_test=True) == shard_texts(prep, with_test=True)
     assert np.array_equal(other.get_val_rows(), prep.get_val_rows())
+    assert np.array_equal(other.get_eval_rows("test"), prep.get_eval_rows("test"))
     assert other.PROTOCOL["tokenizer_sha1"] == prep.PROTOCOL["tokenizer_sha1"]
 
 
@@ -52,7 +57,8 @@ def test_glob_path_and_long_files_are_split(tmp_path):
     cache = tmp_path / "cache"
     run_prepare(cache, "--source", "local", "--path", str(corpus / "**" / "*.txt"), *DEFAULT_DOC_CHARS, "--doc-chars", "2000")
     prep = load_prepare(cache, "prepare_glob")
-    train, val = shard_texts(prep)
+    train, val, test = shard_texts(prep, with_test=True)
+    val = val + test
     assert max(map(len, train + val)) <= 2000
     big = (corpus / "big.txt").read_text(encoding="utf-8")
     pieces = [t for t in train + val if t.startswith("line ")]
@@ -176,8 +182,10 @@ def test_a_small_validation_split_is_a_loud_warning_with_the_figures(tmp_path, t
     proc = run_prepare(tmp_path / "cache", "--source", "local", "--path", tiny_corpus,
                        *[f if f != "2048" else "10000000" for f in TINY_FLAGS])
     warning = [line for line in proc.stderr.splitlines() if line.startswith("WARNING: ")]
-    assert len(warning) == 1 and "row(s) of 64" in warning[0] and "0.00512 % of the 10,000,000 requested" in warning[0]
-    assert "--val-fraction" in warning[0]
+    assert len(warning) == 2  # the validation split, then the held-out test split
+    assert "validation split" in warning[0] and "test split" in warning[1]
+    assert "row(s) of 64" in warning[0] and "0.00512 % of the 10,000,000 requested" in warning[0]
+    assert all("--val-fraction" in line for line in warning)
 
 
 def test_a_truncated_validation_file_is_one_sentence(tmp_path, tiny_cache):

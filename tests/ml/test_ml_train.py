@@ -47,8 +47,12 @@ def test_cpu_training_run_prints_summary_and_metrics(tmp_path, tiny_cache):
     assert math.isfinite(values["val_bpb"]) and 0 < values["val_bpb"] < 20
     assert values["training_seconds"] >= 3  # the protocol's time budget
     assert values["num_steps"] >= 1 and values["depth"] == 2
-    metrics = dict(re.findall(r"^METRIC (\w+)=(\S+)$", out, re.M))
+    metrics = dict(re.findall(r"^METRIC (\w+)=(\S+)", out, re.M))
     assert float(metrics["val_bpb"]) == values["val_bpb"]
+    # the held-out test split is evaluated in the same run, after val, and handed over as a METRIC
+    assert math.isfinite(float(metrics["test_bpb"])) and 0 < float(metrics["test_bpb"]) < 20
+    assert float(metrics["test_bpb"]) != values["val_bpb"]
+    assert out.index("METRIC val_bpb=") < out.index("METRIC test_bpb=")
     for key in ("training_seconds", "peak_vram_mb", "num_steps", "step_ms_median"):
         assert key in metrics
     assert re.search(r"^fast_path: +none$", out, re.M)  # no kernels on the CPU: every layer runs as written

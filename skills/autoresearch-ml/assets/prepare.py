@@ -44,7 +44,7 @@ import torch
 # Fixed constants
 # ---------------------------------------------------------------------------
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: a held-out test split beside train and val
 VOCAB_SIZE = 8192
 # GPT-4 style split pattern, digits grouped by at most two
 SPLIT_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
@@ -54,7 +54,10 @@ BOS_TOKEN = SPECIAL_TOKENS[0]
 CLIMBMIX_REPO = "karpathy/climbmix-400b-shuffle"
 CLIMBMIX_MAX_SHARD = 6542            # shard_06542.parquet is the last shard ...
 CLIMBMIX_VAL_SHARD = CLIMBMIX_MAX_SHARD  # ... and the pinned validation shard
+CLIMBMIX_TEST_SHARD = CLIMBMIX_MAX_SHARD - 1  # the held-out test shard, never trained on
 LOCAL_VAL_SHARD = "shard_val.parquet"
+LOCAL_TEST_SHARD = "shard_test.parquet"
+EVAL_SPLITS = ("val", "test")  # test is held out: train.py reports it, the loop never decides on it
 
 # Evaluation protocol per hardware profile: context length, evaluation tokens, time budget,
 # and how many characters the tokenizer is trained on.
@@ -173,10 +176,12 @@ def require_prepared():
         fail(f"the dataset in {CACHE_DIR} was prepared by another version of prepare.py (protocol "
              f"{PROTOCOL.get('version')}, expected {PROTOCOL_VERSION}); re-run `python prepare.py --force` with its original flags.")
     for path in [os.path.join(TOKENIZER_DIR, "tokenizer.pkl"), os.path.join(TOKENIZER_DIR, "token_bytes.npy"),
-                 os.path.join(TOKENS_DIR, "val_rows.npy"), os.path.join(TOKENS_DIR, "manifest.json")]:
+                 os.path.join(TOKENS_DIR, "val_rows.npy"), os.path.join(TOKENS_DIR, "test_rows.npy"),
+                 os.path.join(TOKENS_DIR, "manifest.json")]:
         if not os.path.exists(path):
             fail(f"the prepared dataset in {CACHE_DIR} is incomplete ({os.path.basename(path)} is missing); re-run `python prepare.py --force`.")
-    _load_array(os.path.join(TOKENS_DIR, "val_rows.npy"), mmap_mode="r")  # a truncated file fails here, not after training
+    for split in EVAL_SPLITS:  # a truncated file fails here, not after training
+        _load_array(os.path.join(TOKENS_DIR, f"{split}_rows.npy"), mmap_mode="r")
     return PROTOCOL
 
 
@@ -211,7 +216,7 @@ def _write_parquet(path, texts):
 
 
 def download_climbmix(num_shards, workers, repo_id=CLIMBMIX_REPO):
-    """Download training shards and the pinned validation shard with huggingface_hub.
+    """Download training shards and the pinned validation and test shards with huggingface_hub.
 
     Parallel (threads), resumable (huggingface_hub resumes .incomplete files), retried with
     backoff, atomic (a shard appears under its name only once complete), offline-aware."""
@@ -223,9 +228,7 @@ def download_climbmix(num_shards, workers, repo_id=CLIMBMIX_REPO):
         raise PrepareError("--source climbmix needs the huggingface_hub package; `pip install huggingface_hub`, "
                            "or use --source stdlib / --source local --path DIR offline")
     os.makedirs(DATA_DIR, exist_ok=True)
-    ids = list(range(min(num_shards, CLIMBMIX_MAX_SHARD)))
-    if CLIMBMIX_VAL_SHARD not in ids:
-        ids.append(CLIMBMIX_VAL_SHARD)
+    ids = list(range(min(num_shards, CLIMBMIX_TEST_SHARD))) + [CLIMBMIX_TEST_SHARD, CLIMBMIX_VAL_SHARD]
     missing = [i for i in ids if not os.path.exists(os.path.join(DATA_DIR, _shard_name(i)))]
     print(f"Data: {len(ids) - len(missing)}/{len(ids)} climbmix shards present in {DATA_DIR}")
     if not missing:
@@ -351,9 +354,10 @@ def _hash01(key):
 
 
 def build_local_shards(path, base, files, val_fraction, doc_chars):
-    """Any UTF-8 text files -> parquet shards with a deterministic train/val split.
+    """Any UTF-8 text files -> parquet shards with a deterministic train/val/test split.
 
-    A file's split and its position in the training order depend only on its path relative
+    val_fraction of the files is validation and as many again the held-out test split. A file's
+    split and its position in the training order depend only on its path relative
     to the base directory, so the same files give the same dataset on every machine. Files
     longer than doc_chars become several documents (cut at line ends), so that packing,
     which crops a document that does not fit, uses most of the text."""
@@ -367,20 +371,20 @@ def build_local_shards(path, base, files, val_fraction, doc_chars):
             skipped += 1
             continue
         key = os.path.relpath(f, base)
-        docs.append((_hash01("order:" + key), _hash01("split:" + key) < val_fraction, t))
+        where = _hash01("split:" + key)
+        split = "val" if where < val_fraction else "test" if where < 2 * val_fraction else "train"
+        docs.append([_hash01("order:" + key), split, t])
     if skipped:
         print(f"Data: skipped {skipped} empty, unreadable or non-UTF-8 file(s)")
-    if len(docs) < 2:
-        raise PrepareError(f"--path {path} has {len(docs)} readable UTF-8 text file(s); at least 2 are needed (one for training, one for validation)")
-    if not any(is_val for _, is_val, _ in docs):
-        i = min(range(len(docs)), key=lambda j: docs[j][0])
-        docs[i] = (docs[i][0], True, docs[i][2])
-    if all(is_val for _, is_val, _ in docs):
-        i = max(range(len(docs)), key=lambda j: docs[j][0])
-        docs[i] = (docs[i][0], False, docs[i][2])
+    if len(docs) < 3:
+        raise PrepareError(f"--path {path} has {len(docs)} readable UTF-8 text file(s); at least 3 are needed (one each for training, validation and test)")
     docs.sort(key=lambda d: d[0])  # deterministic pseudo-random order
-    train = [piece for _, is_val, t in docs if not is_val for piece in split_document(t, doc_chars)]
-    val = [piece for _, is_val, t in docs if is_val for piece in split_document(t, doc_chars)]
+    for split in ("val", "test", "train"):  # a split the hash left empty takes a file from the largest
+        if not any(d[1] == split for d in docs):
+            largest = max(("train", "val", "test"), key=lambda name: sum(d[1] == name for d in docs))
+            next(d for d in docs if d[1] == largest)[1] = split
+    train, val, test = ([piece for _, where, t in docs if where == split for piece in split_document(t, doc_chars)]
+                        for split in ("train", "val", "test"))
     os.makedirs(DATA_DIR, exist_ok=True)
     for name in os.listdir(DATA_DIR):  # a rebuild replaces the old shards
         if name.endswith(".parquet"):
@@ -390,22 +394,24 @@ def build_local_shards(path, base, files, val_fraction, doc_chars):
         _write_parquet(os.path.join(DATA_DIR, _shard_name(n_shards)), train[start:start + DOCS_PER_SHARD])
         n_shards += 1
     _write_parquet(os.path.join(DATA_DIR, LOCAL_VAL_SHARD), val)
-    chars = sum(map(len, train)) + sum(map(len, val))
-    print(f"Data: {len(train)} train + {len(val)} val documents ({chars / 1e6:.1f}M characters) from {base} "
-          f"-> {n_shards} train shard(s) + {LOCAL_VAL_SHARD}")
+    _write_parquet(os.path.join(DATA_DIR, LOCAL_TEST_SHARD), test)
+    chars = sum(map(len, train)) + sum(map(len, val)) + sum(map(len, test))
+    print(f"Data: {len(train)} train + {len(val)} val + {len(test)} test documents ({chars / 1e6:.1f}M characters) "
+          f"from {base} -> {n_shards} train shard(s) + {LOCAL_VAL_SHARD} + {LOCAL_TEST_SHARD}")
 
 
 def stdlib_path():
     return sysconfig.get_paths()["stdlib"]
 
 
-def list_shards(val_shard):
+def list_shards(val_shard, test_shard):
     if not os.path.isdir(DATA_DIR):
-        return [], None
+        return [], None, None
     names = sorted(n for n in os.listdir(DATA_DIR) if n.endswith(".parquet"))
-    train = [os.path.join(DATA_DIR, n) for n in names if n != val_shard]
+    train = [os.path.join(DATA_DIR, n) for n in names if n not in (val_shard, test_shard)]
     val = os.path.join(DATA_DIR, val_shard) if val_shard in names else None
-    return train, val
+    test = os.path.join(DATA_DIR, test_shard) if test_shard in names else None
+    return train, val, test
 
 
 def iter_texts(paths):
@@ -550,7 +556,7 @@ def _split_paths(split):
     require_prepared()
     with open(os.path.join(TOKENS_DIR, "manifest.json")) as f:
         manifest = json.load(f)
-    names = manifest["train"] if split == "train" else [manifest["val"]]
+    names = manifest["train"] if split == "train" else [manifest[split]]
     paths = [os.path.join(DATA_DIR, n) for n in names]
     for p in paths:
         if not all(os.path.exists(t) for t in _token_paths(p)):
@@ -885,20 +891,25 @@ def record_world_size():
 # Evaluation (fixed metric)
 # ---------------------------------------------------------------------------
 
-def get_val_rows():
-    """The fixed validation rows, (n, MAX_SEQ_LEN + 1), packed once at prepare time."""
+def get_eval_rows(split="val"):
+    """The fixed rows of an evaluation split, (n, MAX_SEQ_LEN + 1), packed once at prepare time."""
+    assert split in EVAL_SPLITS
     require_prepared()
-    return _load_array(os.path.join(TOKENS_DIR, "val_rows.npy"))
+    return _load_array(os.path.join(TOKENS_DIR, f"{split}_rows.npy"))
+
+
+def get_val_rows():
+    return get_eval_rows("val")
 
 
 @torch.no_grad()
-def evaluate_bpb(model, tokenizer, batch_size):
-    """Bits per byte on the fixed validation rows: summed next-token cross-entropy (nats) over
+def evaluate_bpb(model, tokenizer, batch_size, split="val"):
+    """Bits per byte on the fixed rows of `split` (val, or the held-out test): summed next-token cross-entropy (nats) over
     targets that are text tokens, divided by ln 2 times their exact UTF-8 byte count.
     model(x, y, reduction='none') must return per-token losses in nats. In a run of several
     processes each rank evaluates every N-th batch and the sums are added over the ranks: the
     same batches as one process, so the same val_bpb for the same weights."""
-    rows = torch.from_numpy(get_val_rows().astype(np.int64))
+    rows = torch.from_numpy(get_eval_rows(split).astype(np.int64))
     try:
         device = next(model.parameters()).device
     except (AttributeError, StopIteration):
@@ -939,6 +950,9 @@ def _requested_protocol(args):
     base = PROFILES[profile]
     max_seq_len = args.seq_len or base["max_seq_len"]
     doc_chars = args.doc_chars or DOC_CHARS_PER_TOKEN * max_seq_len
+    if args.source != "climbmix" and args.val_fraction >= 0.5:
+        raise PrepareError(f"--val-fraction {args.val_fraction} leaves nothing to train on: the test split holds out "
+                           "as many files again as validation; use a fraction below 0.5, such as 0.05")
     if args.source == "climbmix":
         source_detail = {"repo": CLIMBMIX_REPO, "num_shards": args.num_shards}
     elif args.source == "stdlib":
@@ -997,15 +1011,14 @@ def prepare(args):
     # 1. data shards
     if args.source == "climbmix":
         download_climbmix(args.num_shards, args.download_workers)
-        val_shard = _shard_name(CLIMBMIX_VAL_SHARD)
-        keep = {_shard_name(i) for i in range(min(args.num_shards, CLIMBMIX_MAX_SHARD))} | {val_shard}
-        train_paths = [os.path.join(DATA_DIR, n) for n in sorted(keep - {val_shard})]
-        val_path = os.path.join(DATA_DIR, val_shard)
+        val_shard, test_shard = _shard_name(CLIMBMIX_VAL_SHARD), _shard_name(CLIMBMIX_TEST_SHARD)
+        train_paths = [os.path.join(DATA_DIR, _shard_name(i)) for i in range(min(args.num_shards, CLIMBMIX_TEST_SHARD))]
+        val_path, test_path = os.path.join(DATA_DIR, val_shard), os.path.join(DATA_DIR, test_shard)
     else:
         detail = want["source_detail"]
         build_local_shards(args.path or detail["path"], *local_files, detail["val_fraction"], detail["doc_chars"])
-        val_shard = LOCAL_VAL_SHARD
-        train_paths, val_path = list_shards(val_shard)
+        val_shard, test_shard = LOCAL_VAL_SHARD, LOCAL_TEST_SHARD
+        train_paths, val_path, test_path = list_shards(val_shard, test_shard)
     t_data = time.time()
 
     # 2. tokenizer
@@ -1024,28 +1037,38 @@ def prepare(args):
         train_tokens += len(tokens)
         n_train_docs += len(offsets) - 1
     val_tokens, val_offsets = tokenize_shard(enc, val_path, dtype)
-    if train_tokens == 0 or len(val_tokens) == 0:
-        raise PrepareError("the dataset has no training or no validation text after tokenization; use a larger --path")
+    test_tokens, test_offsets = tokenize_shard(enc, test_path, dtype)
+    if train_tokens == 0 or len(val_tokens) == 0 or len(test_tokens) == 0:
+        raise PrepareError("the dataset has no training, validation or test text after tokenization; use a larger --path")
 
-    # exact bytes: the validation tokens' byte lengths add up to the validation text's UTF-8 length
-    val_bytes_text = sum(len(t.encode("utf-8")) for t in iter_texts([val_path]))
-    val_bytes_tokens = int(token_bytes[val_tokens].sum(dtype=np.int64))
-    if val_bytes_text != val_bytes_tokens:
-        raise PrepareError(f"token byte lengths disagree with the text ({val_bytes_tokens} vs {val_bytes_text} bytes); the tokenizer is broken")
+    # exact bytes: each evaluation split's token byte lengths add up to its text's UTF-8 length
+    eval_bytes = {}
+    for split, path, tokens in (("validation", val_path, val_tokens), ("test", test_path, test_tokens)):
+        eval_bytes[split] = sum(len(t.encode("utf-8")) for t in iter_texts([path]))
+        bytes_tokens = int(token_bytes[tokens].sum(dtype=np.int64))
+        if eval_bytes[split] != bytes_tokens:
+            raise PrepareError(f"token byte lengths disagree with the {split} text ({bytes_tokens} vs "
+                               f"{eval_bytes[split]} bytes); the tokenizer is broken")
+    val_bytes_text = eval_bytes["validation"]
 
-    # 4. fixed validation rows
+    # 4. fixed validation rows, and as many fixed test rows (the held-out split)
     T = want["max_seq_len"]
     n_rows = max(1, want["requested_eval_tokens"] // T)
-    val_rows = pack_rows(iter_documents([val_path], loop=False), tokenizer.get_bos_token_id(), T + 1, n_rows, dtype=dtype)
-    if len(val_rows) == 0:
-        raise PrepareError(f"the validation split is too small for one row of {T + 1} tokens; use more data or a larger --val-fraction")
-    if len(val_rows) < n_rows:
-        print(f"WARNING: the validation split holds only {len(val_rows) * T:,} tokens ({len(val_rows)} row(s) of {T}), "
-              f"{100 * len(val_rows) / n_rows:.3g} % of the {n_rows * T:,} requested; val_bpb will rest "
-              "on that little text and may not say how well the model generalises. Use more data or a larger "
-              "--val-fraction.", file=sys.stderr, flush=True)
-    _atomic_save_npy(os.path.join(TOKENS_DIR, "val_rows.npy"), val_rows)
-    manifest = {"train": [os.path.basename(p) for p in train_paths], "val": os.path.basename(val_path), "dtype": np.dtype(dtype).name}
+    rows = {}
+    for split, path in (("val", val_path), ("test", test_path)):
+        name = "validation" if split == "val" else "test"
+        rows[split] = pack_rows(iter_documents([path], loop=False), tokenizer.get_bos_token_id(), T + 1, n_rows, dtype=dtype)
+        if len(rows[split]) == 0:
+            raise PrepareError(f"the {name} split is too small for one row of {T + 1} tokens; use more data or a larger --val-fraction")
+        if len(rows[split]) < n_rows:
+            print(f"WARNING: the {name} split holds only {len(rows[split]) * T:,} tokens ({len(rows[split])} row(s) of {T}), "
+                  f"{100 * len(rows[split]) / n_rows:.3g} % of the {n_rows * T:,} requested; {split}_bpb will rest "
+                  "on that little text and may not say how well the model generalises. Use more data or a larger "
+                  "--val-fraction.", file=sys.stderr, flush=True)
+        _atomic_save_npy(os.path.join(TOKENS_DIR, f"{split}_rows.npy"), rows[split])
+    val_rows = rows["val"]
+    manifest = {"train": [os.path.basename(p) for p in train_paths], "val": os.path.basename(val_path),
+                "test": os.path.basename(test_path), "dtype": np.dtype(dtype).name}
     _atomic_write_bytes(os.path.join(TOKENS_DIR, "manifest.json"), json.dumps(manifest, indent=1).encode())
 
     # 5. protocol, written last
@@ -1059,12 +1082,18 @@ def prepare(args):
         "val_docs": len(val_offsets) - 1,
         "val_tokens": int(len(val_tokens)),
         "val_bytes": val_bytes_text,
+        "test_shard": test_shard,
+        "test_eval_tokens": int(len(rows["test"]) * T),
+        "test_docs": len(test_offsets) - 1,
+        "test_tokens": int(len(test_tokens)),
+        "test_bytes": eval_bytes["test"],
         "tokenizer_sha1": hashlib.sha1(open(os.path.join(TOKENIZER_DIR, "tokenizer.pkl"), "rb").read()).hexdigest(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     _atomic_write_bytes(PROTOCOL_PATH, json.dumps(protocol, indent=1).encode())
-    print(f"Tokens: {train_tokens / 1e6:.2f}M train, {len(val_tokens) / 1e6:.2f}M val; "
-          f"val text {val_bytes_text:,} bytes = sum of its token byte lengths (exact)")
+    print(f"Tokens: {train_tokens / 1e6:.2f}M train, {len(val_tokens) / 1e6:.2f}M val, {len(test_tokens) / 1e6:.2f}M test; "
+          f"val text {val_bytes_text:,} bytes and test text {eval_bytes['test']:,} bytes = sums of their token byte "
+          "lengths (exact)")
     budget = (f"token budget calibrated by the first run from {protocol['time_budget']}s"
               if protocol["budget_mode"] == "tokens" else f"time budget {protocol['time_budget']}s")
     print(f"Protocol: context {T}, eval tokens {protocol['eval_tokens']:,}, {budget} -> {PROTOCOL_PATH}")
@@ -1088,7 +1117,8 @@ def main(argv=None):
     parser.add_argument("--eval-tokens", type=int, help="validation tokens (default: the profile's)")
     parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)
     parser.add_argument("--tokenizer-chars", type=int, help="characters to train the tokenizer on (default: the profile's)")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="local/stdlib: share of files held out for validation")
+    parser.add_argument("--val-fraction", type=float, default=0.05, help="local/stdlib: share of files held out for "
+                        "validation; as many again are held out as the test split")
     parser.add_argument("--doc-chars", type=int, help="local/stdlib: longer files are cut at line ends into documents of at "
                         f"most this many characters (default: {DOC_CHARS_PER_TOKEN} per token of context)")
     parser.add_argument("--num-shards", type=int, default=10, help="climbmix: training shards to download (-1 = all)")

@@ -509,6 +509,7 @@ else:
     eval_model, eval_batch = model.eval(), B
 with autocast:
     val_bpb = evaluate_bpb(eval_model, tokenizer, eval_batch)
+    test_bpb = evaluate_bpb(eval_model, tokenizer, eval_batch, split="test")  # held out: never decided on
 if not math.isfinite(val_bpb):
     fail(f"val_bpb is {val_bpb}; the model diverged.")
 t_end = time.time()
@@ -526,7 +527,7 @@ if prepare.BUDGET_MODE == "tokens" and prepare.TOKEN_BUDGET is None:
     print(f"Budget: calibrated {calibrated:,} tokens in {training_time:.1f}s, recorded in {prepare.PROTOCOL_PATH}; "
           "every later run trains exactly this many tokens")
 
-print(f"Eval: {time.time() - t_eval:.1f}s on {prepare.EVAL_TOKENS:,} tokens")
+print(f"Eval: {time.time() - t_eval:.1f}s on {prepare.EVAL_TOKENS:,} val and {prepare.PROTOCOL['test_eval_tokens']:,} test tokens")
 print("---")
 print(f"val_bpb:          {val_bpb:.6f}")
 print(f"training_seconds: {training_time:.1f}")
@@ -543,6 +544,7 @@ print(f"step_p90_over_median: {p90 / median:.3f}")
 print(f"overhead_seconds: {total_seconds - training_time:.1f}")
 print(f"fast_path:        {', '.join(f'{k} ({v})' for k, v in fast_path.items()) or 'none'}")
 print(f"METRIC val_bpb={val_bpb:.6f}")
+print(f"METRIC test_bpb={test_bpb:.6f}  # held-out split: the session stores it, the loop never reads it")
 print(f"METRIC training_seconds={training_time:.1f}")
 print(f"METRIC total_seconds={total_seconds:.1f}")
 print(f"METRIC peak_vram_mb={peak_vram_mb:.1f}")

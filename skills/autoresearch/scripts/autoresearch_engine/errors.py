@@ -4,6 +4,7 @@ EXIT_DONE = 0
 EXIT_FAILED = 1  # asked and answered no: a metric missing, finalize declined or its checks failed
 EXIT_REFUSED = 2  # a bad argument, value, file or state: one sentence on stderr
 EXIT_LIMIT = 3  # run: max_iterations reached
+EXIT_PROTECTED = 4  # run: the candidate changes a protected file; nothing was measured
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # as a program killed by SIGPIPE: the reader of stdout stopped reading
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from . import decide, metrics, records, runner, stats
+from . import benchmark_output, decide, metrics, records, runner, stats
 from .errors import EngineError
 from .session import Segment, reference_samples
 from .sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
@@ -53,7 +53,7 @@ def crash_reason(sample: dict, metric_name: str, timeout: float) -> Optional[str
     if sample["exit_code"] != 0:
         return f"the benchmark exited with code {sample['exit_code']}"
     if metric_name in parsed.unparsable:
-        return f"METRIC {metric_name}={parsed.unparsable[metric_name]} is not a number"
+        return f"METRIC {metric_name}= is not a number: {benchmark_output.inline(parsed.unparsable[metric_name], 40)}"
     if metric_name not in parsed.values:
         return f"the output has no 'METRIC {metric_name}=…' line"
     value = parsed.values[metric_name]
@@ -134,9 +134,15 @@ def judge(samples: List[float], segment: Segment, plan: Plan, looks_used: int) -
     return decision
 
 
-def _mean_metrics(per_sample: List[dict], primary: str) -> dict:
-    names = set.intersection(*(set(m) for m in per_sample)) - {primary} if per_sample else set()
+def _mean_metrics(per_sample: List[dict], leave_out: Sequence[str]) -> dict:
+    names = set.intersection(*(set(m) for m in per_sample)) - set(leave_out) if per_sample else set()
     return {name: round(sum(m[name] for m in per_sample) / len(per_sample), 6) for name in sorted(names)}
+
+
+def _holdout(per_sample: List[dict], name: Optional[str]) -> Optional[dict]:
+    """The held-out metric's mean over the samples that printed it; None when none did or none is declared."""
+    values = [m[name] for m in per_sample if name in m] if name else []
+    return {name: round(sum(values) / len(values), 6)} if values else None
 
 
 def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout: float, checks_timeout: float,
@@ -194,7 +200,8 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
     result = {
         "metric_name": metric_name,
         "metric": metric,
-        "metrics": _mean_metrics(secondary, metric_name),
+        "metrics": _mean_metrics(secondary, [metric_name, segment.holdout_metric]),
+        "holdout": _holdout(secondary, segment.holdout_metric),
         "status": status,
         "reason": reason,
         "exit_code": last["exit_code"],

@@ -10,12 +10,15 @@ from . import records, session
 from .errors import EngineError
 from .jsonlog import LogContents
 
-PENDING_FIELDS = ("duration_s", "exit_code", "samples", "reference_samples", "decision", "flags")
+PENDING_FIELDS = ("duration_s", "exit_code", "samples", "reference_samples", "decision", "flags", "holdout",
+                  "protected")
 
 
 def pending_extra(pending: dict, status: str) -> dict:
     """What a logged record keeps from the pending run; a status other than the proposed one is noted."""
     extra = {key: pending.get(key) for key in PENDING_FIELDS}
+    if pending.get("protected"):
+        extra["reason"] = pending.get("reason")
     if status != pending.get("status") and extra.get("decision"):
         extra["decision"] = dict(extra["decision"], overridden_by=status)
     return extra

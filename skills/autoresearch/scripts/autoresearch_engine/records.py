@@ -1,10 +1,13 @@
 """The one definition of what a line of autoresearch.jsonl may hold.
 
-Three kinds of record share the file:
+Four kinds of record share the file:
 
 - config header  {"type":"config","name":…,"metricName":…,"metricUnit":…,"bestDirection":…}
-  Each header starts a segment; the first is segment 0.
+  Each header starts a segment; the first is segment 0. Optional: "holdoutMetric" (a METRIC stored
+  with each run but never decided on) and "protected" (the globs a candidate may not change).
 - status marker  {"type":"status","state":"running"|"cancelled"|…,"timestamp":…}
+- refusal        {"type":"refusal","commit":…,"paths":[…],"segment":…,"timestamp":…}
+  `run` refused a candidate that changes a protected path; nothing was measured.
 - experiment     {"run":…,"commit":…,"metric":…,"metrics":{…},"status":…,"description":…,
                   "timestamp":…,"segment":…,"confidence":…,"asi":{…}}
 
@@ -49,6 +52,9 @@ EXPERIMENT_OPTIONAL_FIELDS = (
     "reference_samples",
     "decision",
     "flags",
+    "reason",
+    "holdout",
+    "protected",
 )
 
 
@@ -150,7 +156,8 @@ def validate_config_values(name, metric_name, metric_unit, direction) -> None:
         raise EngineError(f"the direction must be 'lower' or 'higher', not {direction!r}.")
 
 
-def make_config(name, metric_name, metric_unit, direction, timestamp=None) -> dict:
+def make_config(name, metric_name, metric_unit, direction, timestamp=None, holdout_metric=None,
+                protected=None) -> dict:
     validate_config_values(name, metric_name, metric_unit, direction)
     record = {
         "type": "config",
@@ -159,6 +166,16 @@ def make_config(name, metric_name, metric_unit, direction, timestamp=None) -> di
         "metricUnit": metric_unit,
         "bestDirection": direction,
     }
+    if holdout_metric is not None:
+        if not isinstance(holdout_metric, str) or not METRIC_NAME_RE.match(holdout_metric):
+            raise EngineError(f"the held-out metric name {holdout_metric!r} cannot appear in a 'METRIC name=value' "
+                              "line; use letters, digits, _ . - and start with a letter or _ (for example test_bpb).")
+        if holdout_metric == metric_name:
+            raise EngineError(f"--holdout-metric {holdout_metric} is the primary metric; the held-out figure must be "
+                              "another METRIC, one the loop never decides on.")
+        record["holdoutMetric"] = holdout_metric
+    if protected:
+        record["protected"] = list(protected)
     if timestamp is not None:
         record["timestamp"] = int(timestamp)
     return record
@@ -185,7 +202,7 @@ def validate_experiment(record: dict) -> dict:
         raise EngineError(f"the status must be one of {', '.join(STATUSES)}, not {status!r}.")
     metric = record.get("metric")
     if metric is None:
-        if status in ("keep", "discard"):
+        if status == "keep" or (status == "discard" and not record.get("protected")):
             raise EngineError(
                 f"a '{status}' result needs the primary metric; pass --metric or run the benchmark with 'autoresearch run' first."
             )
@@ -205,6 +222,11 @@ def validate_experiment(record: dict) -> dict:
         raise EngineError(f"the confidence must be a finite number or null, got {confidence!r}.")
     if "metrics" in record:
         validate_metrics(record["metrics"])
+    if record.get("holdout") is not None:
+        validate_metrics(record["holdout"], "the held-out metric")
+    protected = record.get("protected")
+    if protected is not None and not (isinstance(protected, list) and all(isinstance(p, str) for p in protected)):
+        raise EngineError("the protected paths must be a list of paths.")
     if "asi" in record and not isinstance(record["asi"], dict):
         raise EngineError("the ASI must be a JSON object.")
     for key in ("samples", "reference_samples"):
@@ -255,13 +277,15 @@ def make_experiment(
     return validate_experiment(record)
 
 
+def make_refusal(commit: str, paths, segment: int, timestamp: int) -> dict:
+    return {"type": "refusal", "commit": commit, "paths": list(paths), "segment": segment, "timestamp": int(timestamp)}
+
+
 def kind_of(record: dict) -> str:
-    """'config', 'status', 'experiment' or 'other' for a parsed line."""
+    """'config', 'status', 'refusal', 'experiment' or 'other' for a parsed line."""
     kind = record.get("type")
-    if kind == "config":
-        return "config"
-    if kind == "status":
-        return "status"
+    if kind in ("config", "status", "refusal"):
+        return kind
     if kind is None and "run" in record and "status" in record:
         return "experiment"
     return "other"

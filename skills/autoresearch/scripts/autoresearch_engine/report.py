@@ -11,7 +11,7 @@ import os
 import time
 from typing import Optional
 
-from . import decide, experiment, jsonlog, records, report_html, stats
+from . import decide, experiment, holdout, jsonlog, records, report_html, stats
 from . import session as session_module
 from .atomicfile import write_atomic
 from .display import STATUS_COLOURS, number, short
@@ -89,6 +89,8 @@ def _segment(seg: session_module.Segment) -> dict:
         "confidence": seg.confidence(),
         "noise_sigma": decide.noise_model(experiment.segment_sample_groups(seg)).sigma,
         "counts": {status: seg.count(status) for status in records.STATUSES},
+        "refused": len(seg.refusals),
+        "holdout": holdout.gap(seg),
         "runs": runs,
     }
 
@@ -249,4 +251,16 @@ def write_reports(ws, out_dir: str, want_png: bool, refresh: int, watching: bool
     png_path = os.path.join(out_dir, PNG_NAME)
     png = write_png(data, png_path) if want_png else None
     return {"html": html_path, "png": png_path if png else None, "png_missing": png is False,
-            "runs": data["total_runs"], "warnings": data["warnings"]}
+            "runs": data["total_runs"], "warnings": data["warnings"], "integrity": integrity_lines(data)}
+
+
+def integrity_lines(data: dict) -> list:
+    """What `report` says in words: per segment, the held-out gap and the refused candidates."""
+    lines = []
+    for seg in data["segments"]:
+        if seg["holdout"]:
+            lines.append(holdout.sentence(seg["index"], seg["holdout"]))
+        if seg["refused"]:
+            lines.append(f"segment {seg['index']}: {seg['refused']} candidate{'' if seg['refused'] == 1 else 's'} "
+                         "refused, unmeasured, for changing a protected file.")
+    return lines

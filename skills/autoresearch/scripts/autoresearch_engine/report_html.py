@@ -11,6 +11,7 @@ import json
 import math
 from typing import List
 
+from . import holdout
 from .display import OTHER_COLOUR, STATUS_COLOURS, number, short
 
 WIDTH, HEIGHT = 1100, 430
@@ -222,10 +223,28 @@ def summary(seg: dict) -> str:
              ("crashed", str(counts["crash"])), ("checks failed", str(counts["checks_failed"])),
              ("baseline", number(seg["baseline"]) + unit), ("best", number(seg["best"]) + unit),
              ("improvement", improvement), ("confidence", confidence)]
+    if seg["refused"]:
+        cells.append(("refused (protected)", str(seg["refused"])))
     items = "".join(f'<div class="stat"><span>{esc(k)}</span><b>{esc(v)}</b></div>' for k, v in cells)
     return (f'<section class="summary" data-segment="{seg["index"]}"><h2>segment {seg["index"]}: '
             f'{esc(seg["name"])} <small>{esc(seg["metric_name"])}, {esc(seg["direction"])} is better</small></h2>'
-            f'<div class="stats">{items}</div></section>')
+            f'<div class="stats">{items}</div>{held_out(seg)}</section>')
+
+
+def held_out(seg: dict) -> str:
+    """The held-out gap: the baseline and the best kept run on the decided-on and the held-out metric."""
+    data = seg["holdout"]
+    if not data:
+        return ""
+    held = "—" if data["held_pct"] is None else f"{data['held_pct']:.0f}%"
+    cells = [(f"baseline {data['metric_name']}", number(data["baseline_val"])),
+             (f"baseline {data['name']}", number(data["baseline_test"])),
+             (f"best {data['metric_name']}", number(data["best_val"])),
+             (f"best {data['name']}", number(data["best_test"])),
+             ("improvement held on unseen data", held)]
+    items = "".join(f'<div class="stat"><span>{esc(k)}</span><b>{esc(v)}</b></div>' for k, v in cells)
+    return (f'<div class="heldout"><h3>held out: {esc(data["name"])} <small>never decided on</small></h3>'
+            f'<div class="stats">{items}</div><p class="note">{esc(holdout.sentence(seg["index"], data))}</p></div>')
 
 
 # ---- the page ---------------------------------------------------------------------------------
@@ -239,6 +258,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}h2 small{color
 .summary{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:12px 14px;margin-bottom:10px}
 .stats{display:flex;flex-wrap:wrap;gap:8px 22px}.stat span{display:block;color:#687083;font-size:12px}
 .stat b{font-size:16px}
+.heldout{margin-top:10px;border-top:1px solid #eceef2;padding-top:8px}.heldout h3{font-size:14px;margin:0 0 6px}
+.heldout h3 small{color:#687083;font-weight:400}.note{color:#434a5a;font-size:13px;margin:6px 0 0}
 .chart{width:100%;height:auto;background:#fff;border:1px solid #e1e4ea;border-radius:8px;margin-bottom:14px}
 .plot{fill:#fff}.grid{stroke:#eceef2}.tick{font-size:11px;fill:#687083}.axis{font-size:12px;fill:#434a5a}
 .boundary{stroke:#7a8194;stroke-dasharray:3 4}.seglabel{font-size:11px;fill:#434a5a}

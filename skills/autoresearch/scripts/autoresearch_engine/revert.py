@@ -105,7 +105,7 @@ def plan(ws: Workspace, repo: str, loaded: Session, force: bool) -> Plan:
                               f"({kept.commit[:7]}). Commit the next experiment first.")
         chosen = Plan(kept.commit, undo, kept)
     pending = ws.read_pending()
-    measured = [e for e in chosen.undo if pending and pending.get("commit")
+    measured = [e for e in chosen.undo if pending and pending.get("commit") and not pending.get("protected")
                 and e["commit"].startswith(str(pending["commit"]))]
     if measured and not force:
         raise EngineError(f"the run of {measured[0]['commit'][:7]} is measured but not logged; log it first with "

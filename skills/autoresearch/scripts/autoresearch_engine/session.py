@@ -26,6 +26,7 @@ class Segment:
     index: int
     config: Optional[dict]
     experiments: List[dict] = field(default_factory=list)
+    refusals: List[dict] = field(default_factory=list)  # candidates `run` refused for a protected change
 
     @property
     def metric_name(self) -> Optional[str]:
@@ -34,6 +35,12 @@ class Segment:
     @property
     def metric_unit(self) -> str:
         return (self.config or {}).get("metricUnit") or ""
+
+    @property
+    def holdout_metric(self) -> Optional[str]:
+        """The METRIC stored with each run but never decided on or shown by the loop's commands."""
+        name = (self.config or {}).get("holdoutMetric")
+        return name if isinstance(name, str) and name else None
 
     @property
     def direction(self) -> str:
@@ -157,6 +164,11 @@ def load(contents: LogContents) -> Session:
         if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
             segment = 0
         segments[segment].experiments.append(entry)
+    for entry in contents.entries:
+        segment = entry.get("segment")
+        if records.kind_of(entry) == "refusal" and isinstance(segment, int) and not isinstance(segment, bool) \
+                and 0 <= segment < len(segments):
+            segments[segment].refusals.append(entry)
     last_status = statuses[-1] if statuses else None
     state = last_status.get("state", "running") if last_status else "running"
     return Session(contents=contents, segments=segments, configs=configs, state=state, last_status=last_status)

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from . import protection
 from .errors import EngineError
 
 WEEK_S = 7 * 24 * 3600
@@ -18,7 +19,7 @@ WEEK_S = 7 * 24 * 3600
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # bool | int | float | choice | path
+    kind: str  # bool | int | float | choice | path | globs
     default: object
     meaning: str  # one phrase, Markdown: the help text, the default file's notes, the docs table
     minimum: Optional[float] = None
@@ -39,6 +40,8 @@ class Setting:
             return " or ".join(self.choices)
         if self.kind == "path":
             return "a folder path"
+        if self.kind == "globs":
+            return "a list of globs such as [prepare.py, data/*]"
         if self.kind == "int":
             return f"a whole number, {self.minimum:g} or more"
         number = f"a number of {self.unit}" if self.unit else "a number"
@@ -55,6 +58,8 @@ class Setting:
             ok = value in self.choices
         elif self.kind == "path":
             ok = isinstance(value, str)
+        elif self.kind == "globs":
+            return protection.parse_globs(value)  # says itself what is wrong with a glob
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             ok = False
         elif self.kind == "int":
@@ -80,12 +85,18 @@ class Setting:
                 value = float(text)
             except ValueError:
                 raise EngineError(f"{where} must be {self.allowed}, not {text!r}.") from None
+        elif self.kind == "globs":
+            return protection.parse_globs(text)
         else:
             value = text
         try:
             return self.check(value, where)
         except EngineError:
             raise EngineError(f"{where} must be {self.allowed}, not {text!r}.") from None
+
+    def text(self, value) -> str:
+        """The value as the settings file writes it."""
+        return protection.format_globs(value) if self.kind == "globs" else str(value)
 
     @property
     def shown_default(self) -> str:
@@ -95,7 +106,7 @@ class Setting:
             return str(self.default).lower()
         if isinstance(self.default, float):
             return f"{self.default:g}"
-        return str(self.default)
+        return self.text(self.default)
 
 
 SETTINGS: Tuple[Setting, ...] = (
@@ -122,6 +133,10 @@ SETTINGS: Tuple[Setting, ...] = (
             flag="--reference-repeat", command="run"),
     Setting("false_keep_rate", "float", 0.05, "how often the noise rule may keep a change that is only noise",
             minimum=0, maximum=0.5, open_bounds=True),
+    Setting("protected", "globs", (),
+            "files a candidate may not change against its segment's baseline commit, such as "
+            "`[prepare.py, autoresearch.sh]`; a glob without `/` matches a file name in any folder; changing the "
+            "list starts a new segment", flag="--protect", command="init"),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -132,6 +147,7 @@ def add_flags(parser, command: str) -> None:
     for setting in SETTINGS:
         if setting.command == command:
             parser.add_argument(setting.flag, dest=setting.name, metavar=_metavar(setting),
+                                nargs="+" if setting.kind == "globs" else None,
                                 help=f"{setting.meaning.replace('`', '')} (setting {setting.name}, "
                                      f"default {setting.shown_default})")
 
@@ -139,6 +155,8 @@ def add_flags(parser, command: str) -> None:
 def _metavar(setting: Setting) -> str:
     if setting.kind == "choice":
         return "{" + ",".join(setting.choices) + "}"
+    if setting.kind == "globs":
+        return "GLOB"
     return "S" if setting.name.endswith("_timeout") else "N"
 
 

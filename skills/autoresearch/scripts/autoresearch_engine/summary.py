@@ -41,6 +41,7 @@ def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
         "discarded": segment.count("discard"),
         "crashed": segment.count("crash"),
         "checks_failed": segment.count("checks_failed"),
+        "refused": len(segment.refusals),
         "baseline": segment.baseline,
         "best": segment.best,
         "best_run": best.get("run") if best else None,
@@ -82,7 +83,7 @@ def status_text(data: dict) -> str:
         f"autoresearch: {data['name']} — segment {data['segment']}, {data['state']}",
         f"metric: {data['metric_name']} ({unit or 'no unit'}, {direction} is better)",
         f"runs: {data['runs']} (kept {data['kept']}, discarded {data['discarded']}, crashed {data['crashed']}, "
-        f"checks failed {data['checks_failed']})",
+        f"checks failed {data['checks_failed']})" + _refused(data),
     ]
     improvement = "n/a" if data["improvement_pct"] is None else f"{data['improvement_pct']:+.2f}%"
     best = fmt(data["best"], unit)
@@ -122,6 +123,11 @@ def asi_lines(asi: dict, width: int = 300) -> List[str]:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         lines.append(f"    {key}: {short(text, 10 * width if key == 'next' else width)}")
     return lines
+
+
+def _refused(data: dict) -> str:
+    count = data["refused"]
+    return f"; refused {count} candidate{'' if count == 1 else 's'} changing protected files" if count else ""
 
 
 def git_state(ws: Workspace, session: Session) -> Optional[str]:
@@ -220,6 +226,7 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
         f"state {data['state']}; segment {data['segment']}; metric {data['metric_name']} "
         f"({data['metric_unit'] or 'no unit'}, {data['direction']} is better); {data['runs']} runs this segment "
         f"(kept {data['kept']}, discarded {data['discarded']}, crashed {data['crashed']}, checks failed {data['checks_failed']})"
+        + _refused(data)
     )
     if data["max_iterations"]:
         lines.append(f"iterations: {data['runs']} of {data['max_iterations']} used, {data['iterations_left']} left")
@@ -234,7 +241,12 @@ def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
     head = gitops.head(ws.session_dir) if gitops.toplevel(ws.session_dir) else None
     lines.append(f"git: WARNING {warning}" if warning else f"git: HEAD {head} matches the log.")
     pending = ws.read_pending()
-    if pending:
+    if pending and pending.get("protected"):
+        lines.append(
+            f"pending: commit {pending.get('commit')} was refused, unmeasured, because it changes the protected "
+            f"{', '.join(pending['protected'][:3])}; log it as a discard or revert it."
+        )
+    elif pending:
         lines.append(
             f"pending: a run of commit {pending.get('commit')} measured {pending.get('metric_name')}="
             f"{fmt(pending.get('metric'))} ({pending.get('status')}) but is not logged; run 'autoresearch log'."

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import List
 
-from .. import gitops, jsonlog
+from .. import benchmark_output, gitops, holdout, jsonlog
 from .. import session as session_module
 from ..errors import EXIT_FAILED, EngineError
 from ..finalize import (Group, build_commit, commit_message, create_branches, find_base,
@@ -60,6 +60,10 @@ def cmd_finalize(args) -> int:
         group.commit = build_commit(repo, merge_base, group, group.message)
 
     print(plan_text(branch, base, merge_base, kept, groups, notes, args.squash))
+    for seg in loaded.segments:  # did the kept changes hold on data the loop never decided on?
+        held = holdout.gap(seg)
+        if held:
+            print(holdout.sentence(seg.index, held))
     if args.dry_run:
         return 0
     if not args.yes:
@@ -95,8 +99,9 @@ def _checks(ws, repo: str, session_rel: str, groups: List[Group], args) -> int:
         print(f"checks on {group.branch}: {'passed' if passed else 'FAILED'}")
         if not passed:
             failed.append(group.branch)
-            for line in lines:
-                print(f"    {line}")
+            block = benchmark_output.fence(lines, f"{CHECKS_SCRIPT} on {group.branch}")
+            if block:
+                print(block)
     if failed:
         print(f"autoresearch: {CHECKS_SCRIPT} failed on {', '.join(failed)}; the branches are created, fix them "
               "before review.", file=sys.stderr)

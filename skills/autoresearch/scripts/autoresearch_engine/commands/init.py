@@ -9,7 +9,7 @@ import time
 from .. import config, gitops, jsonlog, records, session
 from ..atomicfile import write_atomic
 from ..errors import EngineError
-from ..settings import add_flags, flag_values
+from ..settings import BY_NAME, add_flags, flag_values
 from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
 from ..workspace import Workspace, open_workspace
 from .common import add_common, load
@@ -32,7 +32,10 @@ def cmd_init(args) -> int:
     if missing:
         raise EngineError(f"init needs {', '.join(missing)}; for example: autoresearch init --name 'faster tests' "
                           "--metric-name total_ms --unit ms --direction lower")
-    header = records.make_config(args.name, args.metric_name, args.unit or "", args.direction, timestamp=now)
+    given = flag_values(args, "init")
+    protected = list(given.get("protected", ws.config.protected))
+    header = records.make_config(args.name, args.metric_name, args.unit or "", args.direction, timestamp=now,
+                                 holdout_metric=args.holdout_metric, protected=protected)
     if loaded.exists and not args.new_segment:
         raise EngineError(
             f"{ws.log_path} already holds a session ({loaded.current.metric_name}, segment {loaded.current.index}); "
@@ -40,7 +43,6 @@ def cmd_init(args) -> int:
             "to reopen it."
         )
     header["segment"] = loaded.current.index + 1 if loaded.exists else 0
-    given = flag_values(args, "init")
 
     def build(contents):
         current = session.load(contents)
@@ -55,7 +57,7 @@ def cmd_init(args) -> int:
     elif not ws.config.enabled:
         config.set_value(ws.project_dir, "enabled", "true")
     for name, value in given.items():
-        config.set_value(ws.project_dir, name, str(value))
+        config.set_value(ws.project_dir, name, BY_NAME[name].text(value))
     repo = gitops.toplevel(ws.session_dir)
     if repo:
         gitops.exclude_session_files(repo, ws.session_dir)
@@ -63,6 +65,11 @@ def cmd_init(args) -> int:
     print(f"autoresearch: {what} started: {header['name']} — {header['metricName']} "
           f"({header['metricUnit'] or 'no unit'}, {header['bestDirection']} is better). "
           f"Next: {_next_step(ws, repo)}")
+    if protected:
+        print(f"autoresearch: protected (a candidate changing one is refused): {', '.join(protected)}.")
+    if header.get("holdoutMetric"):
+        print(f"autoresearch: held-out metric {header['holdoutMetric']}: stored with each run, never decided on, "
+              "shown only by 'report' and 'finalize'.")
     if not repo:
         print("autoresearch: warning: this folder is not a git repository; 'git init' it so experiments can be "
               "committed and reverted.", file=sys.stderr)
@@ -78,6 +85,9 @@ def register(sub) -> None:
     p.add_argument("--unit", "--metric-unit", dest="unit", default="", help="its unit, e.g. ms (may be empty)")
     p.add_argument("--direction", help="lower or higher is better")
     add_flags(p, "init")
+    p.add_argument("--holdout-metric", metavar="NAME",
+                   help="a METRIC stored with each run but never decided on, and shown only by report and finalize "
+                        "(e.g. test_bpb on a held-out split)")
     p.add_argument("--new-segment", action="store_true", help="start a new segment in an existing session")
     p.add_argument("--continue", dest="continue_", action="store_true", help="reopen a cancelled session")
     p.set_defaults(func=cmd_init)

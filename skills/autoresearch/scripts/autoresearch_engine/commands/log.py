@@ -36,6 +36,9 @@ def cmd_log(args) -> int:
         raise EngineError(f"--status must be one of {', '.join(records.STATUSES)}, not {status!r}.")
     if use_pending:
         metric = pending.get("metric")
+        if pending.get("protected") and status != "discard":
+            raise EngineError(f"the last candidate was refused, unmeasured, for changing the protected "
+                              f"{pending['protected'][0]}; it can only be logged as discard.")
         if status == "keep" and pending.get("status") in ("crash", "checks_failed"):
             raise EngineError(
                 f"the last run was '{pending['status']}' ({pending.get('reason')}); it cannot be logged as keep. "

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import sys
 
-from .. import metrics, records
-from ..errors import EXIT_FAILED
+from .. import benchmark_output, jsonlog, metrics, records, session
+from ..errors import EXIT_FAILED, EngineError
+from ..workspace import open_workspace
+
+
+def held_out_names() -> set:
+    """The held-out metrics of the session in this folder, if there is one: never printed here."""
+    try:
+        ws = open_workspace(None)
+        loaded = session.load(jsonlog.read_log(ws.log_path))
+    except (EngineError, OSError, ValueError):
+        return set()
+    return {seg.holdout_metric for seg in loaded.segments if seg.holdout_metric}
 
 
 def cmd_metrics(args) -> int:
     text = sys.stdin.read()
     parsed = metrics.parse(text)
+    hidden = held_out_names()
+    if args.name in hidden:
+        raise EngineError(f"{args.name} is this session's held-out metric: only 'autoresearch report' and "
+                          "'finalize' show it, so that no decision is steered by it.")
     for name, raw in parsed.unparsable.items():
-        print(f"autoresearch: warning: METRIC {name}={raw} is not a number; ignored.", file=sys.stderr)
+        if name not in hidden:
+            print(f"autoresearch: warning: METRIC {name}= is not a number: {benchmark_output.inline(raw, 40)}; "
+                  "ignored.", file=sys.stderr)
     if args.name:
         value = parsed.values.get(args.name)
         if not records.is_finite_number(value):
@@ -23,7 +40,8 @@ def cmd_metrics(args) -> int:
         print(value)
         return 0
     for name, value in parsed.occurrences:
-        print(f"{name}={value}")
+        if name not in hidden:
+            print(f"{name}={value}")
     return 0
 
 

@@ -62,6 +62,9 @@ def _say(written: dict, hint: bool) -> None:
     if written["png"]:
         parts.append(os.path.relpath(written["png"]))
     print(f"autoresearch: wrote {' and '.join(parts)}.", flush=True)
+    if hint:
+        for line in written["integrity"]:
+            print(f"autoresearch: {line}", flush=True)
     if written["png_missing"] and hint:
         print(f"autoresearch: {report.PNG_NAME} not written: matplotlib is not installed; get it with "
               f"'{report.MATPLOTLIB_HINT}' (the HTML dashboard needs nothing more).", file=sys.stderr, flush=True)

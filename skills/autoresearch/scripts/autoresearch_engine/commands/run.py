@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
+import time
 
-from .. import config, experiment, gitops, stats, summary
-from ..display import short
-from ..errors import EXIT_LIMIT, EngineError
+from .. import benchmark_output, config, experiment, gitops, jsonlog, protection, records, runner, stats, summary
+from ..errors import EXIT_LIMIT, EXIT_PROTECTED, EngineError
 from ..settings import add_flags, flag_values
 from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
 from ..workspace import Workspace, open_workspace
@@ -35,6 +35,7 @@ def cmd_run(args) -> int:
         gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
         ws.require_committed(repo, "a run")
         measured = gitops.head(repo)
+    refuse_protected(ws, loaded, segment)
     settings = config.with_flags(ws.config, flag_values(args, "run"))
     plan = experiment.Plan.from_settings(settings)
     previous = ws.read_pending()
@@ -50,26 +51,55 @@ def cmd_run(args) -> int:
               f"{measured}, the commit measured. A benchmark must not commit: what it committed is not part of the "
               "experiment ('autoresearch revert' takes it back with a discarded experiment).", file=sys.stderr)
     result["run"] = loaded.next_run
-    if previous and previous.get("commit") != result["commit"]:
+    if previous and previous.get("commit") != result["commit"] and not previous.get("protected"):
         result["replaced_unlogged"] = previous.get("commit")
         print(f"autoresearch: warning: the earlier run of {previous.get('commit')} was never logged; its result "
               "is replaced (the commit is still in git).", file=sys.stderr)
     ws.write_pending(result)
+    shown = {key: value for key, value in result.items() if key != "holdout"}  # never shown to the agent
     if args.json:
-        print(json.dumps(result, allow_nan=False))
+        print(json.dumps(shown, allow_nan=False))
     else:
-        print(_run_line(result, ws))
+        print(_run_line(shown, ws, segment.holdout_metric))
     return 0
 
 
-def _run_line(result: dict, ws: Workspace) -> str:
+def refuse_protected(ws: Workspace, loaded, segment) -> None:
+    """Refuse, before anything runs, a candidate that changes a protected path against the segment's baseline.
+
+    The refusal is recorded in the log (status counts them) and left as the pending result, so that
+    'autoresearch log' can record it as a discard with reason 'protected'.
+    """
+    globs = ws.config.protected
+    protection.require_same_list(segment, globs)
+    changed = protection.protected_changes(ws.session_dir, segment, globs)
+    if not changed:
+        return
+    head = gitops.head(ws.session_dir) or "-"
+    now = int(time.time())
+    jsonlog.append_record(ws.log_path, records.make_refusal(head, changed, segment.index, now))
+    ws.write_pending({
+        "run": loaded.next_run, "metric_name": segment.metric_name, "metric": None, "metrics": {},
+        "status": "discard", "reason": protection.REASON, "protected": changed, "commit": head,
+        "segment": segment.index, "direction": segment.direction, "unit": segment.metric_unit, "timestamp": now,
+    })
+    raise EngineError(protection.refusal_sentence(changed, segment), exit_code=EXIT_PROTECTED)
+
+
+def _output_tail(ws: Workspace, holdout_metric) -> str:
+    """The end of run.log as the agent may see it: fenced as quoted data, the held-out figure hidden."""
+    return benchmark_output.fence(runner.tail(ws.run_log, 5), os.path.relpath(ws.run_log),
+                                  hidden=[holdout_metric] if holdout_metric else [])
+
+
+def _run_line(result: dict, ws: Workspace, holdout_metric=None) -> str:
     unit = result["unit"]
     timing = f"{result['duration_s']:.1f} s"
     head = f"run {result['run']}: {result['status']}"
     if result["metric"] is None:
-        last = [line for line in experiment.runner.tail(ws.run_log, 5) if line.strip()]
-        hint = f" — last output: {short(last[-1], 100)}" if last else ""
-        return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}{hint}"
+        tail = _output_tail(ws, holdout_metric)
+        return f"{head} — {result['reason']} after {timing}; see {os.path.relpath(ws.run_log)}" + \
+            (f"\n{tail}" if tail else "")
     metric = f"{result['metric_name']}={summary.fmt(result['metric'], unit)}"
     reference = result.get("reference_before")
     if reference is not None and result["status"] != "checks_failed":
@@ -78,9 +108,11 @@ def _run_line(result: dict, ws: Workspace) -> str:
             metric += (f" ({change:+.2f}% vs best {summary.fmt(reference, unit)}, {result['direction']} is better)")
     checks = result.get("checks")
     checks_text = "" if checks is None else f"; checks {checks['result']}"
+    tail = _output_tail(ws, holdout_metric) if checks is not None and checks["result"] != "passed" else ""
     if len(result.get("samples") or []) > 1:
         timing = f"{len(result['samples'])} samples, {timing} for the last"
-    return f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
+    line = f"{head} — {metric}; {result['reason']}; {timing}{checks_text}. Next: autoresearch log --description \"…\""
+    return f"{line}\n{tail}" if tail else line
 
 
 def register(sub) -> None:
