@@ -172,3 +172,27 @@ def test_edited_layer_is_honoured(tmp_path, tiny_cache):
         for layer, what in LAYERS.items():
             if layer != edited:
                 assert re.search(rf"^Fast path: {re.escape(layer)} -> ", out, re.M), out
+
+
+ATTENTION_EDITS = {
+    # a mask that keeps half the layer's window
+    "a narrower mask": [("(i[:, None] - i[None, :] < window)", "(i[:, None] - i[None, :] < window // 2)")],
+    # a new argument: attention logits scaled by a temperature
+    "a new argument": [("def attend(self, q, k, v, window):", "def attend(self, q, k, v, window, scale=None):"),
+                       ("y = self.attend(q, k, v, self.window)", "y = self.attend(q, k, v, self.window, scale=0.5 / self.head_dim ** 0.5)"),
+                       ("(q, k, v, is_causal=True)", "(q, k, v, is_causal=True, scale=scale)"),
+                       ("(i[:, None] - i[None, :] < window))", "(i[:, None] - i[None, :] < window), scale=scale)")],
+}
+
+
+def test_edited_attention_is_honoured_on_a_gpu(tmp_path, tiny_cache):
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("the attention backends run on CUDA GPUs only")
+    unedited = fast_path_report(tmp_path / "unedited", tiny_cache, [], device="cuda")
+    assert re.search(r"^Fast path: CausalSelfAttention\.attend -> \w+ attention ", unedited, re.M), unedited
+    assert "keeps its plain code" not in unedited
+    for name, edits in ATTENTION_EDITS.items():
+        out = fast_path_report(tmp_path / name.replace(" ", "-"), tiny_cache, edits, device="cuda")
+        refused = re.findall(r"^Fast path: (\S+) keeps its plain code", out, re.M)
+        assert refused == ["CausalSelfAttention.attend"], (name, out)

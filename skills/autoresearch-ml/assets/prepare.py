@@ -161,10 +161,12 @@ def budget_progress(tokens, seconds):
     token-budget mode TOKEN_BUDGET tokens once calibrated. A run that needs more than twice
     TIME_BUDGET seconds for the token budget is stopped: it is too slow to compare."""
     if BUDGET_MODE == "tokens" and TOKEN_BUDGET is not None:
+        if tokens >= TOKEN_BUDGET:
+            return 1.0
         if seconds > 2 * TIME_BUDGET:
             fail(f"the token budget needs more than twice the {TIME_BUDGET}s it was calibrated on; this change "
                  "makes training too slow to compare.")
-        return min(tokens / TOKEN_BUDGET, 1.0)
+        return tokens / TOKEN_BUDGET
     return min(seconds / TIME_BUDGET, 1.0)
 
 
