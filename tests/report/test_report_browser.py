@@ -137,3 +137,25 @@ def test_the_docs_figures_can_be_made_again(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["dashboard.png", "progress.png"]
     assert image.imread(str(tmp_path / "dashboard.png")).shape[:2] == (1400, 1400)
     assert png_colours(tmp_path / "progress.png") > 20 and png_colours(tmp_path / "dashboard.png") > 20
+
+
+def test_kept_labels_are_drawn_inside_the_chart_and_off_other_points(tmp_path):
+    from test_dashboard_chart import crowded
+
+    page = tmp_path / "p" / "autoresearch.html"
+    crowded(tmp_path / "p")
+    with Browser() as browser:
+        browser.open(page.as_uri())
+        found = browser.evaluate("""(() => {
+            const svg = document.querySelector('[data-view=all] svg.chart'), view = svg.viewBox.baseVal;
+            const points = Array.from(svg.querySelectorAll('circle.pt')).map(c => [c.cx.baseVal.value, c.cy.baseVal.value]);
+            return Array.from(svg.querySelectorAll('text.klabel')).map(t => {
+                const b = t.getBBox();
+                const inside = b.x >= view.x && b.y >= view.y && b.x + b.width <= view.x + view.width
+                               && b.y + b.height <= view.y + view.height;
+                const covered = points.filter(([x, y]) => x > b.x && x < b.x + b.width && y > b.y && y < b.y + b.height);
+                return [t.textContent, inside, covered.length];
+            });
+        })()""")
+    assert len(found) >= 5
+    assert [f for f in found if not f[1] or f[2]] == []
