@@ -79,6 +79,6 @@ def test_unprepared_cache_is_a_clear_error(tmp_path):
 def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path, tiny_cache):
     import torch
     if torch.cuda.is_available():
-        pytest.skip("a GPU is visible")
+        pytest.skip("this checks the error on a machine without a GPU, and a GPU is visible here; nothing to do")
     proc = run_train(tmp_path, tiny_cache, edit=[('DEVICE = "auto"', 'DEVICE = "cuda"')])
     assert proc.returncode == 1 and "no CUDA GPU" in proc.stdout
