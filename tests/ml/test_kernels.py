@@ -188,7 +188,7 @@ ATTENTION_EDITS = {
 def test_edited_attention_is_honoured_on_a_gpu(tmp_path, tiny_cache):
     import torch
     if not torch.cuda.is_available():
-        pytest.skip("the attention backends run on CUDA GPUs only")
+        pytest.skip("the attention backends run on CUDA GPUs only: to run this check, put it on a machine with one")
     unedited = fast_path_report(tmp_path / "unedited", tiny_cache, [], device="cuda")
     assert re.search(r"^Fast path: CausalSelfAttention\.attend -> \w+ attention ", unedited, re.M), unedited
     assert "keeps its plain code" not in unedited
