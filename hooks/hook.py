@@ -14,7 +14,7 @@ ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__)
 
 def main() -> int:
     event = sys.argv[1] if len(sys.argv) > 1 else ""
-    payload = sys.stdin.read()
+    payload = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     sys.path.insert(0, ENGINE)
     try:
         from autoresearch_engine import hooks_support

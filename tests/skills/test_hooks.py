@@ -281,3 +281,26 @@ def test_without_a_session_python_is_never_started(tmp_path, session):
     assert not mark.exists()
     hook("stop", stop_payload(session), session, env=env)
     assert mark.exists(), "with a session the gate hands over to Python"
+
+
+@pytest.mark.parametrize("event", ["stop", "session_start"])
+@pytest.mark.parametrize("payload", ["[" * 100000, '{"cwd": ' + "[" * 100000 + "]" * 100000 + "}",
+                                     '{"cwd": "\\ud800"}', '{"cwd": "a\\u0000b"}', "\xff\xfe not json"])
+def test_hostile_payloads_are_silence_not_a_traceback(session, event, payload):
+    result = hook(event, payload, session)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_json_escaped_cwd_reaches_the_session(tmp_path, project):
+    """Claude Code may write a non-ASCII cwd as \\u escapes; the bash gate must not miss the session there."""
+    unusual = str(tmp_path / "prüfung \"quoted\" \\ back")
+    os.rename(project, unusual)
+    engine(unusual, "init", "--name", "small score", "--metric-name", "score", "--direction", "lower")
+    experiment(unusual, 100, "baseline")
+    elsewhere = str(tmp_path / "elsewhere")
+    os.makedirs(elsewhere)
+    text = json.dumps(stop_payload(unusual), ensure_ascii=True)
+    assert "\\u00fc" in text
+    result = hook("stop", text, elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["decision"] == "block"

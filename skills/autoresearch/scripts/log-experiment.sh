@@ -9,8 +9,16 @@ set -euo pipefail
 engine="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/autoresearch"
 args=()
 config=false
-for arg in "$@"; do
-  if [[ "$arg" == "--config" ]]; then config=true; else args+=("$arg"); fi
+while (($#)); do
+  case $1 in
+    --config) config=true ;;
+    --no-pending | --new-segment | --continue | -h | --help | --*=*) args+=("$1") ;;
+    --*)  # every other flag takes the next argument as its value, even one that looks like a flag
+      args+=("$1")
+      if (($# > 1)); then args+=("$2"); shift; fi ;;
+    *) args+=("$1") ;;
+  esac
+  shift
 done
 if $config; then
   exec python3 "$engine" init --new-segment ${args[@]+"${args[@]}"}

@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from . import records
+
 
 @dataclass
 class Noise:
@@ -40,7 +42,7 @@ def noise_model(sample_groups: Sequence[Sequence[float]]) -> Noise:
     squares = 0.0
     dof = 0
     for group in sample_groups:
-        values = [v for v in group if isinstance(v, (int, float)) and math.isfinite(v)]
+        values = [v for v in group if records.is_finite_number(v)]
         if len(values) < 2:
             continue
         centre = sum(values) / len(values)
@@ -105,8 +107,8 @@ class Decision:
         return {
             "rule": rule,
             "verdict": self.verdict,
-            "statistic": None if self.statistic is None else round(self.statistic, 4),
-            "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "statistic": None if self.statistic is None else records.finite_or_none(round(self.statistic, 4)),
+            "threshold": None if self.threshold is None else records.finite_or_none(round(self.threshold, 4)),
             "sigma": None if self.sigma is None else round(self.sigma, 6),
             "dof": self.dof,
             "false_keep_rate": alpha,
@@ -142,6 +144,10 @@ def decide(
         return Decision(verdict, f"deterministic metric (no noise in {noise.dof + 1}+ repeats): {word} the best",
                         None, None, 0.0, noise.dof, centre, ref_centre)
     error = noise.sigma * math.sqrt(1 / len(reference) + 1 / len(candidate))
+    if error == 0:  # a sigma so small that the error underflows: as good as no noise
+        verdict = "keep" if gain > 0 else "discard"
+        return Decision(verdict, "noise too small to measure: plain comparison", None, None, noise.sigma,
+                        noise.dof, centre, ref_centre)
     z = gain / error
     threshold = t_quantile(1 - alpha / max_looks, noise.dof)
     if z >= threshold:

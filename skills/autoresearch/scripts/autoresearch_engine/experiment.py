@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
 import shlex
 import time
@@ -12,8 +12,13 @@ from typing import List, Optional, Sequence
 from . import benchmark_output, decide, metrics, records, runner, stats
 from .errors import EngineError
 from .session import Segment, reference_samples
-from .sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
+from .sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT, RUN_LOG
 from .workspace import Workspace
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 
 def benchmark_command(ws: Workspace, command: Sequence[str]) -> List[str]:
@@ -35,8 +40,7 @@ def measure(ws: Workspace, command: List[str], timeout: float, sample: int = 1, 
                          append=sample > 1, header=header)
     with open(ws.run_log, "rb") as handle:
         handle.seek(offset)
-        output = handle.read().decode("utf-8", errors="replace")
-    parsed = metrics.parse(output)
+        parsed = metrics.read(handle)
     return {
         "exit_code": outcome.exit_code,
         "timed_out": outcome.timed_out,
@@ -46,26 +50,31 @@ def measure(ws: Workspace, command: List[str], timeout: float, sample: int = 1, 
     }
 
 
-def crash_reason(sample: dict, metric_name: str, timeout: float) -> Optional[str]:
+def crash_reason(sample: dict, metric_name: str, timeout: float, hidden: Sequence[str] = ()) -> Optional[str]:
+    """Why the sample is a crash, with the line of its output that says what failed; None when it is not."""
     parsed = sample["parsed"]
     if sample["timed_out"]:
-        return f"timed out after {timeout:g} s (the whole process tree was killed)"
-    if sample["exit_code"] != 0:
-        return f"the benchmark exited with code {sample['exit_code']}"
-    if metric_name in parsed.unparsable:
-        return f"METRIC {metric_name}= is not a number: {benchmark_output.inline(parsed.unparsable[metric_name], 40)}"
-    if metric_name not in parsed.values:
-        return f"the output has no 'METRIC {metric_name}=…' line"
-    value = parsed.values[metric_name]
-    if not math.isfinite(value):
-        return f"{metric_name} is {value} (not a finite number)"
-    return None
+        reason = f"timed out after {timeout:g} s (the whole process tree was killed)"
+    elif sample["exit_code"] != 0:
+        reason = f"the benchmark exited with code {sample['exit_code']}"
+    elif metric_name in parsed.rejected:
+        raw, problem = parsed.rejected[metric_name]
+        return f"METRIC {metric_name}= {problem}: {benchmark_output.inline(raw, 40)}"
+    elif metric_name not in parsed.values:
+        reason = f"the output has no 'METRIC {metric_name}=…' line"
+    elif not records.is_finite_number(parsed.values[metric_name]):
+        return f"{metric_name} {records.number_problem(parsed.values[metric_name])}"
+    else:
+        return None
+    line = parsed.failing_line()
+    return f"{reason}: {benchmark_output.inline(line, metrics.FAILING_LINE_CHARS, hidden)}" if line else reason
 
 
 def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
     path = ws.file(CHECKS_SCRIPT)
     if not os.path.isfile(path):
         return None
+    offset = os.path.getsize(ws.run_log) if os.path.exists(ws.run_log) else 0
     outcome = runner.run(
         ["bash", CHECKS_SCRIPT],
         cwd=ws.session_dir,
@@ -80,6 +89,11 @@ def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
         verdict, reason = "failed", f"{CHECKS_SCRIPT} failed with exit code {outcome.exit_code}"
     else:
         verdict, reason = "passed", None
+    if reason:
+        with open(ws.run_log, "rb") as handle:
+            handle.seek(offset)
+            line = metrics.read(handle).failing_line()
+        reason = f"{reason}: {benchmark_output.inline(line, metrics.FAILING_LINE_CHARS)}" if line else reason
     return {"result": verdict, "reason": reason, "duration_s": round(outcome.duration_s, 3)}
 
 
@@ -147,8 +161,10 @@ def _holdout(per_sample: List[dict], name: Optional[str]) -> Optional[dict]:
 
 def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout: float, checks_timeout: float,
                    plan: Plan, commit: Optional[str] = None) -> dict:
-    """Measure (and check) the tree of `commit`, HEAD when the run starts; the result is filed under it."""
+    """Measure (and check) the tree of `commit`, HEAD when the run starts; the result is filed under it.
+    The caller holds exclusive_run(ws)."""
     metric_name = segment.metric_name
+    hidden = [segment.holdout_metric] if segment.holdout_metric else []  # never shown to the agent
     started = time.time()
     has_reference = segment.best_record is not None
     batch = plan.first_samples(has_reference)
@@ -162,8 +178,10 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
     while True:
         for _ in range(batch):
             last = measure(ws, command, timeout, sample=len(samples) + 1, of=total)
-            reason = crash_reason(last, metric_name, timeout)
+            reason = crash_reason(last, metric_name, timeout, hidden)
             if reason:
+                if not samples:  # a crash on the first sample still tells what else it measured
+                    secondary.append(last["parsed"].finite())
                 break
             samples.append(last["parsed"].values[metric_name])
             secondary.append(last["parsed"].finite())
@@ -191,7 +209,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
         for _ in range(plan.reference_repeat):
             last = measure(ws, command, timeout, sample=len(samples) + len(reference) + 1,
                            of=len(samples) + plan.reference_repeat)
-            crashed = crash_reason(last, metric_name, timeout)
+            crashed = crash_reason(last, metric_name, timeout, hidden)
             if crashed:
                 status, metric, reason = "crash", None, f"re-measuring the kept result: {crashed}"
                 break
@@ -229,3 +247,24 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
             result["flags"] = ["seed_only"]
             result["reason"] += f"; WARNING: the commit only changes {flag}, so the gain is likely noise"
     return result
+
+
+@contextlib.contextmanager
+def exclusive_run(ws: Workspace):
+    """Hold run.log for one `run`: a second one in the same session is refused while this one measures.
+
+    The lock is the kernel's (flock on run.log), so it ends with the process holding it, killed or not.
+    """
+    fd = os.open(ws.run_log, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise EngineError(
+                    f"another 'autoresearch run' is measuring in {ws.session_dir} right now (it holds "
+                    f"{RUN_LOG}); wait for it to finish or stop it, then run again."
+                ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -19,6 +19,7 @@ import json
 import os
 from typing import Iterable, List, Optional
 
+from . import records
 from .atomicfile import write_atomic
 from .sessionfiles import CONFIG_RELPATH, HOOKS_STATE_NAME, LOG_NAME
 
@@ -78,8 +79,8 @@ def active_session(project_dir: str) -> Optional[Active]:
 
 def _read_state(path: str) -> dict:
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
+        with open(path, "rb") as handle:
+            value = records.loads(handle.read(), absurd_numbers_as_text=True)
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
@@ -138,7 +139,7 @@ def session_start_context(payload: dict, environ=os.environ) -> Optional[dict]:
 
 def read_payload(text: str) -> dict:
     try:
-        value = json.loads(text) if text.strip() else {}
+        value = records.loads(text) if text.strip() else {}
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -9,7 +9,6 @@ record always starts on a line of its own and every earlier record stays readabl
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, List
@@ -42,7 +41,7 @@ def parse_text(text: str, path: str = "autoresearch.jsonl") -> LogContents:
             continue
         is_last_unfinished = number == len(lines) and not ends_with_newline
         try:
-            value = json.loads(line, parse_constant=records._reject_constant)
+            value = records.loads(line, absurd_numbers_as_text=True)
         except ValueError:
             value = None
         if not isinstance(value, dict):

@@ -46,6 +46,7 @@ EXPERIMENT_FIELDS = (
     "asi",
 )
 EXPERIMENT_OPTIONAL_FIELDS = (
+    "reason",
     "duration_s",
     "exit_code",
     "samples",
@@ -58,6 +59,25 @@ EXPERIMENT_OPTIONAL_FIELDS = (
 )
 
 
+# The largest magnitude a number in a record may have: squares, sums and means of such numbers stay finite
+# floats, so no statistic overflows. Larger numbers are refused on input and read as missing from a log.
+MAX_MAGNITUDE = 1e100
+MAX_REASON = 300  # characters of a record's reason
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
+               "-inf": -math.inf, "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf}
+_INT_DIGITS = 100  # longer integer text is read as a float (and so refused as out of range)
+
+
+def is_finite_number(value) -> bool:
+    """An int or float (not a bool), finite and within ±MAX_MAGNITUDE: a number every statistic can take."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE  # exact for ints of any size, no conversion
+
+
 def shown_confidence(record: dict) -> Optional[float]:
     """The confidence a record carries where it says something about that run: after a keep, which may move the
     best. A discard, a crash or failed checks leave the segment's confidence as it was; the record still stores
@@ -66,12 +86,36 @@ def shown_confidence(record: dict) -> Optional[float]:
     return value if record.get("status") == "keep" and is_finite_number(value) else None
 
 
-def is_finite_number(value) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+def finite_or_none(value):
+    """value when is_finite_number(value), else None: for figures derived from the log (ratios may overflow)."""
+    return value if is_finite_number(value) else None
+
+
+def number_from_text(text: str):
+    """The number written in text: int when written as a whole number, float otherwise, NaN and infinities
+    included (the caller decides about those); ValueError when the text is no plain decimal number."""
+    stripped = text.strip()
+    if stripped.lower() in _NON_FINITE:
+        return _NON_FINITE[stripped.lower()]
+    if not _NUMBER_RE.fullmatch(stripped):
+        raise ValueError(f"{shown(stripped)} is not a number")
+    digits = stripped.lstrip("+-")
+    if digits.isdigit() and len(digits) <= _INT_DIGITS:
+        return int(stripped)
+    return float(stripped)
+
+
+def shown(text, width: int = 40) -> str:
+    """text for an error message, cut to width characters."""
+    text = str(text)
+    return text if len(text) <= width else f"{text[:width - 1]}… ({len(text)} characters)"
+
+
+def number_problem(value) -> str:
+    """Why value is not a usable number, as the end of a sentence ('is nan', 'is out of range …')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"is {value} (not a finite number)"
+    return f"is out of range (beyond ±{MAX_MAGNITUDE:g})"
 
 
 def dumps(record: dict) -> str:
@@ -86,6 +130,8 @@ def dumps(record: dict) -> str:
     except UnicodeEncodeError:
         raise EngineError("the record holds text that is not valid Unicode (a lone surrogate); "
                           "remove the undecodable characters.") from None
+    except RecursionError:
+        raise EngineError("the record is nested too deeply for JSON; flatten the ASI or metrics.") from None
     except (TypeError, ValueError) as exc:
         raise EngineError(f"the record holds a value JSON cannot carry ({exc}).") from None
     return line
@@ -95,10 +141,35 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _int_or_text(text: str):
+    if len(text) > _INT_DIGITS:
+        return text
+    value = int(text)
+    return value if is_finite_number(value) else text
+
+
+def _float_or_text(text: str):
+    value = float(text)
+    return value if is_finite_number(value) else text
+
+
+def loads(text, absurd_numbers_as_text: bool = False):
+    """Strict JSON (no NaN or Infinity) from str or bytes; ValueError for anything else, too deep nesting included.
+
+    With absurd_numbers_as_text (for reading files), a number beyond is_finite_number comes back as its text,
+    so no reader ever meets an infinity or an integer too large for a float.
+    """
+    hooks = {"parse_int": _int_or_text, "parse_float": _float_or_text} if absurd_numbers_as_text else {}
+    try:
+        return json.loads(text, parse_constant=_reject_constant, **hooks)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def loads_object(text: str, what: str) -> dict:
     """Parse a JSON object given on the command line (ASI, metrics), strictly."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = loads(text)
     except ValueError as exc:
         raise EngineError(
             f"{what} is not valid JSON ({exc}); pass a JSON object such as '{{\"key\": \"value\"}}'."
@@ -111,21 +182,17 @@ def loads_object(text: str, what: str) -> dict:
 
 
 def parse_number(text, what: str) -> float:
-    """A finite number from user text: int when it is integral in the text, else float."""
+    """A usable number (see is_finite_number) from user text: int when integral in the text, else float."""
     if is_finite_number(text):
         return text
     if not isinstance(text, str):
-        raise EngineError(f"{what} must be a number, got {text!r}.")
-    stripped = text.strip()
+        raise EngineError(f"{what} must be a number, got {shown(repr(text))}.")
     try:
-        value = int(stripped)
+        value = number_from_text(text)
     except ValueError:
-        try:
-            value = float(stripped)
-        except ValueError:
-            raise EngineError(f"{what} must be a number, got {text!r}.") from None
-    if not math.isfinite(value):
-        raise EngineError(f"{what} must be a finite number, got {text!r}.")
+        raise EngineError(f"{what} must be a number, got {shown(repr(text))}.") from None
+    if not is_finite_number(value):
+        raise EngineError(f"{what} must be a finite number within ±{MAX_MAGNITUDE:g}, got {shown(repr(text))}.")
     return value
 
 
@@ -135,10 +202,11 @@ def validate_metrics(metrics, what: str = "--metrics") -> dict:
     for name, value in metrics.items():
         if not isinstance(name, str) or not METRIC_NAME_RE.match(name):
             raise EngineError(
-                f"{what} has the metric name {name!r}; names start with a letter or _ and hold only letters, digits, _ . -."
+                f"{what} has the metric name {shown(repr(name))}; names start with a letter or _ and hold only letters, digits, _ . -."
             )
         if not is_finite_number(value):
-            raise EngineError(f"{what} has {name}={value!r}; every metric must be a finite number.")
+            raise EngineError(f"{what} has {shown(name)}={shown(repr(value))}; every metric must be a finite "
+                              f"number within ±{MAX_MAGNITUDE:g}.")
     return metrics
 
 
@@ -193,10 +261,10 @@ def validate_experiment(record: dict) -> dict:
     """Check an experiment record before it is written; returns it unchanged."""
     run = record.get("run")
     if not isinstance(run, int) or isinstance(run, bool) or run < 1:
-        raise EngineError(f"the run number must be a whole number from 1 up, got {run!r}.")
+        raise EngineError(f"the run number must be a whole number from 1 up, got {shown(repr(run))}.")
     commit = record.get("commit")
     if not isinstance(commit, str) or not commit or any(c.isspace() for c in commit):
-        raise EngineError(f"the commit must be a short hash without spaces, got {commit!r}.")
+        raise EngineError(f"the commit must be a short hash without spaces, got {shown(repr(commit))}.")
     status = record.get("status")
     if status not in STATUSES:
         raise EngineError(f"the status must be one of {', '.join(STATUSES)}, not {status!r}.")
@@ -207,19 +275,19 @@ def validate_experiment(record: dict) -> dict:
                 f"a '{status}' result needs the primary metric; pass --metric or run the benchmark with 'autoresearch run' first."
             )
     elif not is_finite_number(metric):
-        raise EngineError(f"the primary metric must be a finite number, got {metric!r}.")
+        raise EngineError(f"the primary metric must be a finite number within ±{MAX_MAGNITUDE:g}, got {shown(repr(metric))}.")
     description = record.get("description")
     if not isinstance(description, str) or not description.strip():
         raise EngineError("the description is empty; say in a few words what this experiment tried.")
     timestamp = record.get("timestamp")
     if not is_finite_number(timestamp):
-        raise EngineError(f"the timestamp must be a number of seconds, got {timestamp!r}.")
+        raise EngineError(f"the timestamp must be a number of seconds, got {shown(repr(timestamp))}.")
     segment = record.get("segment")
     if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
-        raise EngineError(f"the segment must be a whole number from 0 up, got {segment!r}.")
+        raise EngineError(f"the segment must be a whole number from 0 up, got {shown(repr(segment))}.")
     confidence = record.get("confidence")
     if confidence is not None and not is_finite_number(confidence):
-        raise EngineError(f"the confidence must be a finite number or null, got {confidence!r}.")
+        raise EngineError(f"the confidence must be a finite number or null, got {shown(repr(confidence))}.")
     if "metrics" in record:
         validate_metrics(record["metrics"])
     if record.get("holdout") is not None:
@@ -235,6 +303,9 @@ def validate_experiment(record: dict) -> dict:
             raise EngineError(f"the {key.replace('_', ' ')} must be a list of finite numbers.")
     if record.get("decision") is not None and not isinstance(record["decision"], dict):
         raise EngineError("the decision must be a JSON object.")
+    reason = record.get("reason")
+    if reason is not None and not (isinstance(reason, str) and len(reason) <= MAX_REASON):
+        raise EngineError(f"the reason must be text of at most {MAX_REASON} characters.")
     flags = record.get("flags")
     if flags is not None and not (isinstance(flags, list) and all(isinstance(f, str) for f in flags)):
         raise EngineError("the flags must be a list of words.")

@@ -1,26 +1,72 @@
 """Running a benchmark or a check with a timeout that really ends it, children included.
 
 The command runs in a new process group with its output going straight to a log file. On
-timeout (or Ctrl-C) the engine sends SIGTERM to the group and to every descendant it can find,
-waits a short grace period, then sends SIGKILL. On Linux the engine also makes itself a child
-subreaper, so a child that escapes the group with setsid() and is orphaned still reports to the
-engine and is found and killed. Processes left behind by a command that exited are ended too,
-so a stray server cannot skew the next run.
+timeout (or Ctrl-C, SIGTERM, SIGHUP) the engine sends SIGTERM to the group and to every descendant
+it can find, waits a short grace period, then sends SIGKILL, and sweeps again until no descendant is
+left (a process may fork while it is being killed), for at most KILL_SECONDS. On Linux the engine
+also makes itself a child subreaper, so a child that escapes the group with setsid() and is orphaned
+still reports to the engine and is found and killed. Processes left behind by a command that exited
+are ended too, so a stray server cannot skew the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Set
 
 GRACE_SECONDS = 2.0
+KILL_SECONDS = 10.0  # how long to keep sweeping with SIGKILL while new descendants appear
+CHASE_QUIET_SECONDS = 0.05  # a sweep ends once no new descendant has appeared for this long
 _PR_SET_CHILD_SUBREAPER = 36
+TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised as Ctrl-C is, so the benchmark's tree is ended and nothing is recorded."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def termination_interrupts():
+    """While inside, SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) instead of ending the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the tree is ended; they are delivered afterwards."""
+    held = {signal.SIGINT, *TERMINATION_SIGNALS}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @dataclass
@@ -123,23 +169,103 @@ def _reap_orphans() -> None:
             return
 
 
-def _end_tree(proc: subprocess.Popen) -> int:
-    """TERM, then after a grace period KILL, the command's group and every live descendant."""
-    targets = {pid for pid in descendants(os.getpid()) if _alive(pid)}
-    if not targets and not _group_alive(proc.pid):
-        return 0
-    _signal_all(proc.pid, targets, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_SECONDS
+def _live_descendants() -> Set[int]:
+    return {pid for pid in descendants(os.getpid()) if _alive(pid)}
+
+
+def _ppid_and_state(pid: int) -> Optional[tuple]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    rest = stat[stat.rfind(b")") + 2:].split()
+    return (int(rest[1]), rest[0]) if len(rest) >= 2 else None
+
+
+def _pid_max() -> int:
+    try:
+        with open("/proc/sys/kernel/pid_max", "rb") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return 1 << 22
+
+
+def _last_pid() -> Optional[int]:
+    """The pid most recently handed out on this system (Linux), else None."""
+    try:
+        with open("/proc/loadavg", "rb") as handle:
+            return int(handle.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_sweep(root: int) -> Set[int]:
+    """SIGKILL every live descendant of root; returns them.
+
+    A process that forks a successor and exits, in a loop, stays ahead of any listing of /proc. So after
+    the listing, the pids handed out since are read as they appear, and one whose parent is ours is
+    killed on sight; this goes on until nothing new of ours turns up and everything killed is dead.
+    """
+    seen = _last_pid()  # read before the listing: what is forked during it is read below
+    ours = {root} | descendants(root)
+    found = {pid for pid in ours - {root} if _alive(pid)}
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if seen is None:
+        return found
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 2.0
     while time.monotonic() < deadline:
-        proc.poll()
-        _reap_orphans()
-        if not any(_alive(pid) for pid in targets) and not _group_alive(proc.pid):
+        latest = _last_pid() or seen
+        span = range(seen + 1, latest + 1) if latest >= seen else [*range(seen + 1, _pid_max() + 1),
+                                                                   *range(1, latest + 1)]
+        for pid in span:
+            info = _ppid_and_state(pid)
+            if info and info[0] in ours:
+                ours.add(pid)
+                if info[1] != b"Z":
+                    quiet_since = time.monotonic()
+                    found.add(pid)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+        seen = latest
+        if time.monotonic() - quiet_since > CHASE_QUIET_SECONDS and not any(_alive(pid) for pid in found):
             break
-        time.sleep(0.05)
-    _signal_all(proc.pid, targets | descendants(os.getpid()), signal.SIGKILL)
-    proc.wait()
-    _reap_orphans()
-    return len(targets)
+    return found
+
+
+def _end_tree(proc: subprocess.Popen) -> int:
+    """TERM, then after a grace period KILL, the command's group and every live descendant, sweeping
+    again while any is left. Returns how many processes it signalled."""
+    with _interrupts_held():
+        targets = _live_descendants()
+        if not targets and not _group_alive(proc.pid):
+            return 0
+        _signal_all(proc.pid, targets, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline:
+            proc.poll()
+            _reap_orphans()
+            if not any(_alive(pid) for pid in targets) and not _group_alive(proc.pid):
+                break
+            time.sleep(0.05)
+        signalled = set(targets)
+        _signal_all(proc.pid, targets, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_SECONDS
+        while True:
+            proc.poll()
+            _reap_orphans()
+            found = _kill_sweep(os.getpid())
+            signalled |= found
+            if not found and not _group_alive(proc.pid) or time.monotonic() > deadline:
+                break
+            if not found:
+                time.sleep(0.01)  # only zombies left in the group: give them a moment to be reaped
+        proc.wait()
+        _reap_orphans()
+        return len(signalled)
 
 
 def run(
@@ -153,7 +279,7 @@ def run(
 ) -> Outcome:
     _become_subreaper()
     mode = "ab" if append else "wb"
-    with open(log_path, mode) as log:
+    with termination_interrupts(), open(log_path, mode) as log:
         if header:
             log.write(header.encode("utf-8", errors="surrogateescape"))
             log.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -98,7 +97,7 @@ class Segment:
 
 
 def _finite(value) -> bool:
-    return records.is_finite_number(value) and math.isfinite(value)
+    return records.is_finite_number(value)
 
 
 @dataclass
@@ -121,6 +120,17 @@ class Session:
     def experiments(self) -> List[dict]:
         return [e for s in self.segments for e in s.experiments]
 
+    def segment(self, index: int) -> Segment:
+        """The segment with this index; an empty one (with the header in force there) when the log has none."""
+        for seg in self.segments:
+            if seg.index == index:
+                return seg
+        config = None
+        for seg in self.segments:
+            if seg.index <= index:
+                config = seg.config
+        return Segment(index=index, config=config)
+
     @property
     def next_run(self) -> int:
         runs = [e.get("run") for e in self.experiments if isinstance(e.get("run"), int)]
@@ -142,33 +152,34 @@ def _config_segments(configs: List[dict]) -> List[int]:
     return indexes
 
 
+def _segment_of(entry: dict) -> int:
+    segment = entry.get("segment")
+    return segment if isinstance(segment, int) and not isinstance(segment, bool) and segment >= 0 else 0
+
+
 def load(contents: LogContents) -> Session:
     configs = [e for e in contents.entries if records.kind_of(e) == "config"]
     experiments = [e for e in contents.entries if records.kind_of(e) == "experiment"]
     statuses = [e for e in contents.entries if records.kind_of(e) == "status"]
     starts = _config_segments(configs)
-    highest = max(
-        [starts[-1] if starts else 0]
-        + [e["segment"] for e in experiments if isinstance(e.get("segment"), int) and e["segment"] >= 0]
-    )
-    segments = []
-    for index in range(highest + 1):
+    # only the segments the log names: a record with segment 10**12 must not make 10**12 empty ones
+    indexes = sorted(set(starts) | {_segment_of(e) for e in experiments} | {0})
+    segments = {}
+    for index in indexes:
         # a segment without its own header (seed logs with hand-set segments) keeps the last one before it
         config = None
         for start, candidate in zip(starts, configs):
             if start <= index:
                 config = candidate
-        segments.append(Segment(index=index, config=config))
+        segments[index] = Segment(index=index, config=config)
     for entry in experiments:
-        segment = entry.get("segment")
-        if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
-            segment = 0
-        segments[segment].experiments.append(entry)
+        segments[_segment_of(entry)].experiments.append(entry)
     for entry in contents.entries:
         segment = entry.get("segment")
         if records.kind_of(entry) == "refusal" and isinstance(segment, int) and not isinstance(segment, bool) \
-                and 0 <= segment < len(segments):
+                and segment in segments:
             segments[segment].refusals.append(entry)
     last_status = statuses[-1] if statuses else None
     state = last_status.get("state", "running") if last_status else "running"
-    return Session(contents=contents, segments=segments, configs=configs, state=state, last_status=last_status)
+    return Session(contents=contents, segments=[segments[i] for i in indexes], configs=configs, state=state,
+                   last_status=last_status)

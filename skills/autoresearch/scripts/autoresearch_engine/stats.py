@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, List, Optional
+
+from . import records
 
 
 def median(values: Iterable[float]) -> float:
@@ -29,13 +30,13 @@ def mad_confidence(metrics: List[float], baseline: Optional[float], best: Option
     None with fewer than 3 metrics, without a baseline or best, or when the MAD is zero
     (every value equal, or more than half of them equal): the spread says nothing then.
     """
-    finite = [m for m in metrics if isinstance(m, (int, float)) and math.isfinite(m)]
+    finite = [m for m in metrics if records.is_finite_number(m)]
     if len(finite) < 3 or baseline is None or best is None:
         return None
     spread = mad(finite)
     if spread == 0:
         return None
-    return round(abs(best - baseline) / spread, 4)
+    return records.finite_or_none(round(abs(best - baseline) / spread, 4))
 
 
 def is_better(candidate: float, reference: float, direction: str) -> bool:
@@ -54,7 +55,7 @@ def change_pct(value: Optional[float], reference: Optional[float]) -> Optional[f
     better, a gain is negative. `run` and the dashboard state it this way."""
     if value is None or reference is None or reference == 0:
         return None
-    return (value - reference) / abs(reference) * 100.0
+    return records.finite_or_none((value - reference) / abs(reference) * 100.0)  # a tiny reference may give inf
 
 
 def improvement_pct(baseline: Optional[float], best: Optional[float], direction: str) -> Optional[float]:
@@ -62,4 +63,4 @@ def improvement_pct(baseline: Optional[float], best: Optional[float], direction:
     if baseline is None or best is None or baseline == 0:
         return None
     gain = (baseline - best) if direction == "lower" else (best - baseline)
-    return round(gain / abs(baseline) * 100.0, 4)
+    return records.finite_or_none(round(gain / abs(baseline) * 100.0, 4))  # a tiny baseline may give inf

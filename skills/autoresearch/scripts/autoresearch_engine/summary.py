@@ -8,6 +8,7 @@ from typing import List, Optional
 
 from . import decide, experiment, gitops, revert, stats
 from .display import short
+from .errors import EngineError
 from .session import Session
 from .sessionfiles import IDEAS_NAME, NOTES_NAME
 from .workspace import Workspace
@@ -21,6 +22,8 @@ def fmt(value, unit: str = "") -> str:
 
 
 def status_data(ws: Workspace, session: Session, last: int = 10) -> dict:
+    if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        raise EngineError(f"--last must be a whole number from 0 up (how many runs to list), not {last!r}.")
     segment = session.current
     noise = decide.noise_model(experiment.segment_sample_groups(segment))
     max_iterations = ws.config.max_iterations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from . import config as config_module
-from . import gitops
+from . import gitops, records
 from .atomicfile import write_atomic
 from .config import Config
 from .errors import EngineError
@@ -70,8 +70,8 @@ class Workspace:
 
     def read_pending(self) -> Optional[dict]:
         try:
-            with open(self.pending_path, encoding="utf-8") as handle:
-                value = json.load(handle)
+            with open(self.pending_path, "rb") as handle:
+                value = records.loads(handle.read(), absurd_numbers_as_text=True)
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
