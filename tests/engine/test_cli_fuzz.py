@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autoresearch_engine import cli
 from engine_helpers import ENGINE, git
 
-EXAMPLES = 25  # per sub-command; the suite runs every one of them
+EXAMPLES = int(os.environ.get("AR_FUZZ_EXAMPLES", "25"))  # per sub-command; the suite runs every one of them
 EXIT_CODES = {0, 1, 2}
 EXIT_LIMIT = 3  # run: max_iterations reached, a documented code of its own
 

@@ -44,7 +44,8 @@ def read_lines(path):
 
 
 @FUZZ
-@given(description=argv_text, asi=json_objects, metric=st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**12, 10**12))
+@given(description=argv_text, asi=json_objects,
+       metric=st.floats(-records.MAX_MAGNITUDE, records.MAX_MAGNITUDE) | st.integers(-10**12, 10**12))
 def test_any_description_and_asi_round_trip(tmp_path, description, asi, metric):
     path = fresh_log(tmp_path)
     code, _, err = call(tmp_path, "log", "--status", "discard", "--metric", repr(metric),
@@ -126,7 +127,10 @@ def test_metrics_object_validated(tmp_path, metrics_obj):
 def test_metric_lines_parse(name, value, noise):
     text = f"{noise}\nMETRIC {name}={value!r}\n{noise.replace('METRIC', 'metric')}\n"
     parsed = metrics.parse(text)
-    assert parsed.values[name] == value
+    if records.is_finite_number(value):
+        assert parsed.values[name] == value
+    else:  # beyond ±MAX_MAGNITUDE: refused, with the reason
+        assert name not in parsed.values and "out of range" in parsed.rejected[name]
 
 
 def test_log_lines_survive_a_reader_that_splits_on_newlines(tmp_path):

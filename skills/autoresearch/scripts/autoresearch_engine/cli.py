@@ -7,7 +7,7 @@ import os
 import sys
 from typing import List, Optional
 
-from . import __version__
+from . import __version__, runner
 from .commands import ALL
 from .errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_REFUSED, EngineError
 
@@ -74,15 +74,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return EXIT_REFUSED
     try:
-        code = args.func(args)
-        sys.stdout.flush()  # here, so that a reader gone by now is met below and not at interpreter exit
+        with runner.termination_interrupts():  # SIGTERM and SIGHUP end the command as Ctrl-C does
+            code = args.func(args)
+            sys.stdout.flush()  # here, so that a reader gone by now is met below and not at interpreter exit
         return code
     except EngineError as exc:
         print(f"autoresearch: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("autoresearch: interrupted; nothing was logged.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + exc.signum if isinstance(exc, runner.Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader stopped reading (`| head`, `| cut` at its end): not an error worth a message. Output still
         # buffered would fail again at exit, so stdout goes to /dev/null from here.

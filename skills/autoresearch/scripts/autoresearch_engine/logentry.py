@@ -12,13 +12,17 @@ from .jsonlog import LogContents
 
 PENDING_FIELDS = ("duration_s", "exit_code", "samples", "reference_samples", "decision", "flags", "holdout",
                   "protected")
+FAILED = ("crash", "checks_failed")
 
 
 def pending_extra(pending: dict, status: str) -> dict:
-    """What a logged record keeps from the pending run; a status other than the proposed one is noted."""
+    """What a logged record keeps from the pending run; a status other than the proposed one is noted.
+    A failed run keeps why it failed (its reason, with the failing line of its output), bounded."""
     extra = {key: pending.get(key) for key in PENDING_FIELDS}
-    if pending.get("protected"):
-        extra["reason"] = pending.get("reason")
+    reason = pending.get("reason")
+    failed = status in FAILED and pending.get("status") in FAILED
+    if isinstance(reason, str) and (pending.get("protected") or failed):
+        extra["reason"] = reason if len(reason) <= records.MAX_REASON else reason[: records.MAX_REASON - 1] + "…"
     if status != pending.get("status") and extra.get("decision"):
         extra["decision"] = dict(extra["decision"], overridden_by=status)
     return extra
@@ -35,6 +39,12 @@ def experiment_builder(log_path: str, *, run: Optional[int], segment: Optional[i
         if not last.metric_name and not current.exists:
             raise EngineError(f"{log_path} has no session header; run 'autoresearch init' first.")
         seg_index = segment if segment is not None else last.index
+        if not 0 <= seg_index <= last.index:
+            raise EngineError(f"--segment {seg_index} does not exist; this log has segments 0 to {last.index} "
+                              "(start a new one with 'autoresearch init --new-segment').")
+        if run is not None and any(e.get("run") == run for e in current.experiments):
+            raise EngineError(f"--run {run} is already in the log; leave --run out to take the next number "
+                              f"({current.next_run}).")
         record = records.make_experiment(
             run=run if run is not None else current.next_run,
             commit=commit,
@@ -50,7 +60,7 @@ def experiment_builder(log_path: str, *, run: Optional[int], segment: Optional[i
         if confidence is not None:
             record["confidence"] = confidence
         else:
-            target = current.segments[seg_index] if seg_index < len(current.segments) else session.Segment(seg_index, None)
+            target = current.segment(seg_index)
             probe = session.Segment(target.index, target.config, target.experiments + [record])
             record["confidence"] = probe.confidence()
         return records.validate_experiment(record)

@@ -111,9 +111,10 @@ def shown(text, width: int = 40) -> str:
     return text if len(text) <= width else f"{text[:width - 1]}… ({len(text)} characters)"
 
 
-def number_problem(value) -> str:
-    """Why value is not a usable number, as the end of a sentence ('is nan', 'is out of range …')."""
-    if isinstance(value, float) and not math.isfinite(value):
+def number_problem(value, spelled_out: bool = True) -> str:
+    """Why value is not a usable number, as the end of a sentence ('is nan …', 'is out of range …'); an
+    infinity that was not written as one (1e400) is out of range."""
+    if isinstance(value, float) and not math.isfinite(value) and (spelled_out or math.isnan(value)):
         return f"is {value} (not a finite number)"
     return f"is out of range (beyond ±{MAX_MAGNITUDE:g})"
 

@@ -15,6 +15,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", metavar="PATH", help="the experiment log (default: autoresearch.jsonl in the session folder)")
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number from 0 up (how many runs to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 up, not {text!r}")
+    return value
+
+
 def load(ws: Workspace) -> session.Session:
     loaded = session.load(jsonlog.read_log(ws.log_path))
     for warning in loaded.warnings:

@@ -25,7 +25,7 @@ def cmd_log(args) -> int:
     if description is None or not description.strip():
         raise EngineError("--description is required: say in a few words what this experiment tried.")
     if args.commit is not None and (not args.commit or any(c.isspace() for c in args.commit)):
-        raise EngineError(f"--commit must be a commit hash without spaces, got {args.commit!r}.")
+        raise EngineError(f"--commit must be a commit hash without spaces, got {records.shown(repr(args.commit))}.")
 
     use_pending = pending is not None and metric is None
     status = args.status or (pending.get("status") if use_pending else None)
@@ -33,7 +33,7 @@ def cmd_log(args) -> int:
         raise EngineError("no pending result from 'autoresearch run' to log; run the benchmark first, "
                           "or pass --status and --metric.")
     if status not in records.STATUSES:
-        raise EngineError(f"--status must be one of {', '.join(records.STATUSES)}, not {status!r}.")
+        raise EngineError(f"--status must be one of {', '.join(records.STATUSES)}, not {records.shown(repr(status))}.")
     if use_pending:
         metric = pending.get("metric")
         if pending.get("protected") and status != "discard":
@@ -71,7 +71,7 @@ def cmd_log(args) -> int:
 def _whole(text, flag: str, minimum: int) -> int:
     value = records.parse_number(text, flag)
     if not isinstance(value, int) or value < minimum:
-        raise EngineError(f"{flag} must be a whole number from {minimum} up, got {text!r}.")
+        raise EngineError(f"{flag} must be a whole number from {minimum} up, got {records.shown(repr(text))}.")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 from .. import benchmark_output, jsonlog, metrics, records, session
@@ -20,28 +21,32 @@ def held_out_names() -> set:
 
 
 def cmd_metrics(args) -> int:
-    text = sys.stdin.read()
-    parsed = metrics.parse(text)
+    """Values are printed as the benchmark wrote them (0.997900 stays 0.997900), read in bounded memory."""
     hidden = held_out_names()
     if args.name in hidden:
         raise EngineError(f"{args.name} is this session's held-out metric: only 'autoresearch report' and "
                           "'finalize' show it, so that no decision is steered by it.")
-    for name, raw in parsed.unparsable.items():
+    stdin = getattr(sys.stdin, "buffer", None)
+    if stdin is None:  # a text-only stream (tests replace sys.stdin)
+        stdin = io.BytesIO(sys.stdin.read().encode("utf-8", errors="surrogateescape"))
+
+    def every(name, raw, _value):  # raw passed records.number_from_text: digits, sign, point, exponent
         if name not in hidden:
-            print(f"autoresearch: warning: METRIC {name}= is not a number: {benchmark_output.inline(raw, 40)}; "
-                  "ignored.", file=sys.stderr)
+            print(f"{name}={raw}")
+
+    parsed = metrics.read(stdin, on_metric=None if args.name else every)
+    refused = {name: f"METRIC {name}= {problem}: {benchmark_output.inline(raw, 40)}"
+               for name, (raw, problem) in parsed.rejected.items() if name not in hidden}
+    for text in refused.values():
+        print(f"autoresearch: warning: {text}; ignored.", file=sys.stderr)
     if args.name:
         value = parsed.values.get(args.name)
         if not records.is_finite_number(value):
-            shown = "missing" if value is None else str(value)
-            print(f"autoresearch: METRIC {args.name} is {shown} in the input; the benchmark must print "
+            what = refused.get(args.name) or f"METRIC {args.name} is " + ("missing" if value is None else str(value))
+            print(f"autoresearch: {what} in the input; the benchmark must print "
                   f"'METRIC {args.name}=<finite number>'.", file=sys.stderr)
             return EXIT_FAILED
-        print(value)
-        return 0
-    for name, value in parsed.occurrences:
-        if name not in hidden:
-            print(f"{name}={value}")
+        print(parsed.raw[args.name])
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import jsonlog, session, summary
 from ..workspace import open_workspace
-from .common import add_common
+from .common import add_common, count
 
 
 def cmd_resume(args) -> int:
@@ -19,5 +19,5 @@ def register(sub) -> None:
                        description="Goal, metric, best so far, the last experiments with their ASI, open ideas, "
                                    "and whether git HEAD matches the log.")
     add_common(p)
-    p.add_argument("--last", type=int, default=8, help="how many recent runs to show (default 8)")
+    p.add_argument("--last", type=count, default=8, help="how many recent runs to show (default 8)")
     p.set_defaults(func=cmd_resume)

@@ -7,7 +7,7 @@ import sys
 
 from .. import jsonlog, session, summary
 from ..workspace import open_workspace
-from .common import add_common
+from .common import add_common, count
 
 
 def cmd_status(args) -> int:
@@ -28,5 +28,5 @@ def register(sub) -> None:
                        description="Summarise the current segment; --json prints one object.")
     add_common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--last", type=int, default=10, help="how many recent runs to list (default 10)")
+    p.add_argument("--last", type=count, default=10, help="how many recent runs to list (default 10)")
     p.set_defaults(func=cmd_status)
