@@ -15,6 +15,7 @@ from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
 from ..workspace import Workspace, open_workspace
 from .common import add_common, load, require_session
 
+
 def cmd_run(args) -> int:
     if args.command and args.command[0] == "--":
         args.command = args.command[1:]
