@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autoresearch_engine import cli
 from engine_helpers import ENGINE, git
 
-EXAMPLES = int(os.environ.get("AR_FUZZ_EXAMPLES", "25"))  # per sub-command; the suite runs every one of them
+EXAMPLES = int(os.environ.get("AR_FUZZ_EXAMPLES", "15"))  # per sub-command; the suite runs every one of them
 EXIT_CODES = {0, 1, 2}
 EXIT_LIMIT = 3  # run: max_iterations reached, a documented code of its own
 
@@ -36,6 +36,14 @@ def _flags(name):
     return takes_value, alone
 
 
+def _value_flags(name):
+    """One option string per option that takes a value."""
+    return [next(s for s in action.option_strings if s.startswith("--") or s == action.option_strings[-1])
+            for action in SUBPARSERS[name]._actions
+            if action.option_strings and action.nargs != 0 and not set(action.option_strings) & NEVER
+            and not isinstance(action, argparse._HelpAction)]
+
+
 def _safe(token):
     """Nothing that names a place outside the scratch folder (the tests run as any user, root included)."""
     return "/" not in token and "~" not in token and not token.startswith("..")
@@ -44,8 +52,9 @@ def _safe(token):
 # what argv can hold: any text without NUL, and any bytes without NUL as Python decodes them
 argv_text = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
 argv_bytes = st.binary(max_size=12).filter(lambda b: b"\x00" not in b).map(os.fsdecode)
-numbers = st.sampled_from(["0", "-1", "1", "3", "1e300", "9" * 400, "nan", "inf", "-0", "1.5", "0x10", "", "--",
-                           "-", "=", "100000000", "1_0", "٣"])
+# every value-taking flag of every sub-command gets each of these; the fuzzer draws from more
+HOSTILE = ["0", "-3", "1e300", "9" * 400, "nan", "inf", "", "--", "100000000", "[" * 5000, "\udcff", "1_0"]
+numbers = st.sampled_from(HOSTILE + ["1", "3", "-0", "1.5", "0x10", "-", "=", "٣", '{"a": ' * 3000, " "])
 token = (argv_text | argv_bytes | numbers).filter(_safe)
 
 
@@ -118,8 +127,7 @@ def test_every_sub_command_takes_any_arguments_without_a_traceback(template, tmp
     @given(argv=argv_for(name), stdin=st.binary(max_size=200))
     def check(argv, stdin):
         if name == "run":
-            assume(not any(flag in REPEATS and value.strip().isdigit() and len(value.strip()) > 2
-                           for flag, value in zip(argv, argv[1:])))
+            assume(not any(_too_many_samples(flag, value) for flag, value in zip(argv, argv[1:])))
         if name == "report":
             argv = argv + ["--no-png"]  # the chart takes a second to draw; the data behind it is the same
         code, _, err = drive(template, tmp_path, argv, stdin)
@@ -128,3 +136,27 @@ def test_every_sub_command_takes_any_arguments_without_a_traceback(template, tmp
         assert "Traceback" not in err, (argv, err)
 
     check()
+
+
+# what a command needs to get past its first refusal, so a hostile value reaches the code behind it
+GIVEN = {"log": ["--description", "x", "--status", "discard", "--metric", "11"]}
+
+
+def _too_many_samples(flag, value):
+    return flag in REPEATS and value.strip().isdigit() and len(value.strip()) > 2
+
+
+@pytest.mark.parametrize("name", sorted(SUBPARSERS))
+def test_every_flag_takes_every_hostile_value(template, tmp_path, name):
+    allowed = EXIT_CODES | ({EXIT_LIMIT} if name == "run" else set())
+    for flag in _value_flags(name):
+        for value in HOSTILE:
+            if _too_many_samples(flag, value):
+                continue
+            given = GIVEN.get(name, [])
+            if flag in given:
+                given = given[:given.index(flag)] + given[given.index(flag) + 2:]
+            argv = [name, flag, value, *given] + (["--no-png"] if name == "report" else [])
+            code, _, err = drive(template, tmp_path, argv)
+            assert code in allowed, (argv, code, err)
+            assert "Traceback" not in err, (argv, err)

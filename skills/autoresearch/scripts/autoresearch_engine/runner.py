@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence, Set
 
 GRACE_SECONDS = 2.0
 KILL_SECONDS = 10.0  # how long to keep sweeping with SIGKILL while new descendants appear
+CHASE_SECONDS = 2.0  # the longest one sweep chases new descendants
 CHASE_QUIET_SECONDS = 0.05  # a sweep ends once no new descendant has appeared for this long
 _PR_SET_CHILD_SUBREAPER = 36
 TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -216,7 +217,7 @@ def _kill_sweep(root: int) -> Set[int]:
     if seen is None:
         return found
     quiet_since = time.monotonic()
-    deadline = quiet_since + 2.0
+    deadline = quiet_since + CHASE_SECONDS
     while time.monotonic() < deadline:
         latest = _last_pid() or seen
         span = range(seen + 1, latest + 1) if latest >= seen else [*range(seen + 1, _pid_max() + 1),

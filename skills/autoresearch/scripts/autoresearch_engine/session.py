@@ -164,13 +164,11 @@ def load(contents: LogContents) -> Session:
     starts = _config_segments(configs)
     # only the segments the log names: a record with segment 10**12 must not make 10**12 empty ones
     indexes = sorted(set(starts) | {_segment_of(e) for e in experiments} | {0})
-    segments = {}
+    segments, position, config = {}, 0, None
     for index in indexes:
         # a segment without its own header (seed logs with hand-set segments) keeps the last one before it
-        config = None
-        for start, candidate in zip(starts, configs):
-            if start <= index:
-                config = candidate
+        while position < len(starts) and starts[position] <= index:  # starts only grow
+            config, position = configs[position], position + 1
         segments[index] = Segment(index=index, config=config)
     for entry in experiments:
         segments[_segment_of(entry)].experiments.append(entry)
