@@ -85,6 +85,11 @@ def sleeper(token):
     return f"python3 -c 'import time; time.sleep(120)' {token}"
 
 
+def _ignore_marks(session):
+    """The marks a benchmark below leaves are ignored, as build outputs are, so the tree stays a commit."""
+    session.write(".gitignore", "started.txt\nheartbeat\n")
+
+
 def _start_run(session, *args):
     return subprocess.Popen([sys.executable, ENGINE, "run", *args], cwd=session.path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -103,6 +108,7 @@ def _wait_for(predicate, seconds=30):
 def test_termination_signal_ends_the_benchmark_tree_and_records_nothing(session, token, sig):
     session.write("autoresearch.sh", f"{sleeper(token)} &\nbash -c \"{sleeper(token)}\" &\n"
                                      f"echo started > started.txt\n{sleeper(token)}\n")
+    _ignore_marks(session)
     session.commit("slow benchmark")
     proc = _start_run(session)
     assert _wait_for(lambda: session.exists("started.txt") and len(_marked(token)) >= 3)
@@ -120,6 +126,7 @@ def test_termination_signal_ends_the_benchmark_tree_and_records_nothing(session,
 def test_a_benchmark_that_keeps_forking_new_sessions_does_not_outlive_the_timeout(session, token):
     session.write("refork.py", REFORK)
     session.write("autoresearch.sh", f"python3 refork.py {token} &\necho METRIC score=1\nsleep 120\n")
+    _ignore_marks(session)
     session.commit("a benchmark that re-forks")
     result = json.loads(session.engine("run", "--json", "--timeout", "1").stdout)
     assert result["status"] == "crash" and result["timed_out"]
@@ -160,6 +167,7 @@ def test_memory_does_not_grow_with_benchmark_output(session, shape):
 
 def test_a_second_run_at_the_same_time_is_refused(session, token):
     session.write("autoresearch.sh", "echo started > started.txt\nsleep 3\necho METRIC score=7\n")
+    _ignore_marks(session)
     session.commit("slow")
     first = _start_run(session, "--json")
     assert _wait_for(lambda: session.exists("started.txt"))
@@ -175,6 +183,7 @@ def test_a_second_run_at_the_same_time_is_refused(session, token):
 
 def test_a_killed_run_does_not_leave_the_lock_behind(session, token):
     session.write("autoresearch.sh", f"echo started > started.txt\n{sleeper(token)}\necho METRIC score=7\n")
+    _ignore_marks(session)
     session.commit("slow")
     first = _start_run(session)
     assert _wait_for(lambda: session.exists("started.txt"))

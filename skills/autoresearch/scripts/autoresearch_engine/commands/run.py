@@ -30,6 +30,18 @@ def cmd_run(args) -> int:
             exit_code=EXIT_LIMIT,
         )
     command = experiment.benchmark_command(ws, args.command)
+    with experiment.exclusive_run(ws):  # before the tree is looked at: a run in progress writes in it
+        result = _measure(args, ws, loaded, segment, command)
+    shown = {key: value for key, value in result.items() if key != "holdout"}  # never shown to the agent
+    if args.json:
+        print(json.dumps(shown, allow_nan=False))
+    else:
+        print(_run_line(shown, ws, segment.holdout_metric))
+    return 0
+
+
+def _measure(args, ws: Workspace, loaded, segment, command) -> dict:
+    """Check the tree, measure it and write the pending result; the caller holds the run lock."""
     repo = gitops.toplevel(ws.session_dir)
     measured = None
     if repo:
@@ -57,12 +69,7 @@ def cmd_run(args) -> int:
         print(f"autoresearch: warning: the earlier run of {previous.get('commit')} was never logged; its result "
               "is replaced (the commit is still in git).", file=sys.stderr)
     ws.write_pending(result)
-    shown = {key: value for key, value in result.items() if key != "holdout"}  # never shown to the agent
-    if args.json:
-        print(json.dumps(shown, allow_nan=False))
-    else:
-        print(_run_line(shown, ws, segment.holdout_metric))
-    return 0
+    return result
 
 
 def refuse_protected(ws: Workspace, loaded, segment) -> None:
