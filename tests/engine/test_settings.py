@@ -105,6 +105,9 @@ def test_a_flag_value_is_refused_or_inside_its_bounds(name, text):
         return
     if setting.kind == "choice":
         assert value in setting.choices
+    elif setting.kind == "globs":
+        assert isinstance(value, list) and all(glob and glob == glob.strip() and not glob.startswith(("/", ".."))
+                                               for glob in value)
     elif setting.kind == "int":
         assert isinstance(value, int) and value >= setting.minimum
     else:

@@ -59,7 +59,7 @@ class Setting:
         elif self.kind == "path":
             ok = isinstance(value, str)
         elif self.kind == "globs":
-            return protection.parse_globs(value)  # says itself what is wrong with a glob
+            return self._globs(value, where)
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             ok = False
         elif self.kind == "int":
@@ -86,13 +86,19 @@ class Setting:
             except ValueError:
                 raise EngineError(f"{where} must be {self.allowed}, not {text!r}.") from None
         elif self.kind == "globs":
-            return protection.parse_globs(text)
+            return self._globs(text, where)
         else:
             value = text
         try:
             return self.check(value, where)
         except EngineError:
             raise EngineError(f"{where} must be {self.allowed}, not {text!r}.") from None
+
+    def _globs(self, value, where: str) -> list:
+        try:
+            return protection.parse_globs(value)
+        except EngineError as exc:
+            raise EngineError(f"{where} must be {self.allowed}, not {value!r}: {exc}") from None
 
     def text(self, value) -> str:
         """The value as the settings file writes it."""
