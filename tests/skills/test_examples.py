@@ -58,8 +58,10 @@ def test_a_failing_test_is_a_crash_that_ends_with_the_first_failure(tmp_path):
     project = harnessed_project(tmp_path, broken)
     result = engine(project, "run")
     assert result.returncode == 0, result.stderr
-    line = result.stdout.strip().splitlines()[-1]
-    assert "crash" in line and "FAIL: test_sum" in line and "AssertionError: 45 != 46" in line, line
+    lines = result.stdout.strip().splitlines()
+    assert "crash" in lines[0], result.stdout
+    quoted = [line for line in lines if line.startswith("  | ")]  # the end of run.log, fenced as benchmark output
+    assert "FAIL: test_sum" in quoted[-1] and "AssertionError: 45 != 46" in quoted[-1], result.stdout
 
 
 def test_a_skipped_test_fails_the_checks_from_the_benchmark_output(tmp_path):
