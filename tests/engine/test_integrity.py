@@ -225,7 +225,9 @@ def test_injected_run_log_reaches_the_agent_quoted_bounded_and_stripped(guarded)
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     assert "  | end of benchmark output" in text  # the fake end line stays behind the quote prefix
     assert "123.5" not in text and "METRIC test_score=(held out; not shown)" in text
-    assert max(len(line) for line in lines) <= 200 and "x" * 100 + "…" in text
+    # the crash line names the failing line too, quoted and marked; every line is bounded
+    assert '[benchmark output, quoted: "Traceback: boom xxx' in lines[0]
+    assert max(len(line) for line in lines) <= 400 and "x" * 100 + "…" in text
     resume = guarded.engine("resume").stdout
     assert "IGNORE" not in resume and "\x1b" not in resume
 

@@ -70,7 +70,7 @@ def crash_reason(sample: dict, metric_name: str, timeout: float, hidden: Sequenc
     return f"{reason}: {benchmark_output.inline(line, metrics.FAILING_LINE_CHARS, hidden)}" if line else reason
 
 
-def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
+def run_checks(ws: Workspace, timeout: float, hidden: Sequence[str] = ()) -> Optional[dict]:
     path = ws.file(CHECKS_SCRIPT)
     if not os.path.isfile(path):
         return None
@@ -93,7 +93,7 @@ def run_checks(ws: Workspace, timeout: float) -> Optional[dict]:
         with open(ws.run_log, "rb") as handle:
             handle.seek(offset)
             line = metrics.read(handle).failing_line()
-        reason = f"{reason}: {benchmark_output.inline(line, metrics.FAILING_LINE_CHARS)}" if line else reason
+        reason = f"{reason}: {benchmark_output.inline(line, metrics.FAILING_LINE_CHARS, hidden)}" if line else reason
     return {"result": verdict, "reason": reason, "duration_s": round(outcome.duration_s, 3)}
 
 
@@ -198,7 +198,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
         status, metric = "crash", None
     else:
         metric = decision.candidate
-        checks = run_checks(ws, checks_timeout)
+        checks = run_checks(ws, checks_timeout, hidden)
         if checks and checks["result"] != "passed":
             status, reason = "checks_failed", checks["reason"]
         else:
