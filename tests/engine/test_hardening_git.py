@@ -325,7 +325,7 @@ def branch_session(project, checks_on_main=None, checks_on_session=None):
         project.write("autoresearch.checks.sh", checks_on_main)
         project.commit("checks on main")
     project.git("checkout", "-q", "-b", "autoresearch/session")
-    project.engine("init", "--name", "score", "--metric-name", "score", "--direction", "lower")
+    project.engine("init", "--deterministic", "--name", "score", "--metric-name", "score", "--direction", "lower")
     if checks_on_session is not None:
         project.write("autoresearch.checks.sh", checks_on_session)
         project.commit("session's own checks")
