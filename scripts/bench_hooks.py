@@ -50,7 +50,7 @@ def make_session(path):
         handle.write("echo METRIC score=1\n")
     for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "harness"]):
         subprocess.run(args, cwd=path, check=True, env=env, capture_output=True)
-    for args in (["init", "--name", "bench", "--metric-name", "score", "--direction", "lower"], ["run"],
+    for args in (["init", "--deterministic", "--name", "bench", "--metric-name", "score", "--direction", "lower"], ["run"],
                  ["log", "--description", "baseline"]):
         subprocess.run([sys.executable, ENGINE, *args], cwd=path, check=True, env=env, capture_output=True)
 

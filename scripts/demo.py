@@ -183,7 +183,7 @@ def loop_demo(root: str) -> None:
     print(f"scratch repository: {repo}")
     sh(repo, "git", "add", "sort.py", "bench.py", "test_sort.py", "autoresearch.sh", "autoresearch.checks.sh")
     sh(repo, "git", "commit", "-q", "-m", "insertion sort with its benchmark and checks")
-    engine(repo, "init", "--name", "fewer comparisons in sort", "--metric-name", "comparisons", "--unit", "",
+    engine(repo, "init", "--deterministic", "--name", "fewer comparisons in sort", "--metric-name", "comparisons", "--unit", "",
            "--direction", "lower")
     engine(repo, "run")
     engine(repo, "log", "--description", "baseline: insertion sort", "--asi", '{"hypothesis": "starting point"}')

@@ -22,5 +22,6 @@ def project(tmp_path):
 
 @pytest.fixture
 def session(project):
-    project.engine("init", "--name", "make score small", "--metric-name", "score", "--unit", "pt", "--direction", "lower")
+    project.engine("init", "--name", "make score small", "--metric-name", "score", "--unit", "pt", "--direction", "lower",
+                   "--deterministic")
     return project

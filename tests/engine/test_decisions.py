@@ -109,13 +109,31 @@ def test_marginal_winner_is_measured_again_and_a_clear_loser_is_not(session):
     session.engine("revert")
     session.set_value(99.3)  # a small gain: marginal, so confirmation samples are taken
     session.commit("small gain")
-    small = json.loads(session.engine("run", "--json").stdout)
-    assert len(small["samples"]) > 1
+    small = json.loads(session.engine("run", "--json", "--rule", "unpaired").stdout)
+    assert len(small["samples"]) > 1 and small["best_samples"] is None
     assert small["decision"]["looks"] == len(small["samples"])
     assert small["decision"]["statistic"] is not None and small["decision"]["threshold"] is not None
     session.engine("log", "--description", "small gain")
     record = session.records()[-1]
     assert record["samples"] == small["samples"] and record["decision"]["verdict"] == small["status"]
+
+
+def test_paired_rule_measures_the_best_next_to_the_candidate(session):
+    session.write("autoresearch.sh", NOISY)
+    baseline = session.commit("noisy benchmark")
+    session.engine("run")
+    session.engine("log", "--description", "baseline")
+    session.set_value(96)  # 4 sigma better: it survives the first look, then is measured in pairs
+    session.commit("clear gain")
+    result = json.loads(session.engine("run", "--json").stdout)
+    # the first sample (picked for beating the best's recent samples) is left out of the pairs
+    assert result["best_commit"] == baseline and len(result["best_samples"]) == len(result["samples"]) - 1 >= 2
+    assert result["decision"]["pairs"] == len(result["best_samples"]) and "pairs" in result["reason"]
+    # the best's samples were taken with the best's files in place: value 100, not 96
+    assert sum(result["best_samples"]) / len(result["best_samples"]) > 98 > sum(result["samples"]) / len(result["samples"])
+    assert session.read("value.txt") == "96\n" and session.git("status", "--porcelain", "--untracked-files=no") == ""
+    log = session.read("run.log")
+    assert f"(best {baseline}), AUTORESEARCH_REPEAT=1" in log and "(candidate), AUTORESEARCH_REPEAT=2" in log
 
 
 def test_strict_rule_and_repeat_option(session):

@@ -67,7 +67,7 @@ def make_session(path):
     git(path, "commit", "-q", "-m", "harness")
     write(path, "local.cfg", LOCAL)
     git(path, "checkout", "-q", "-b", "autoresearch/session")
-    engine(path, "init", "--name", "score", "--metric-name", "score", "--direction", "lower")
+    engine(path, "init", "--deterministic", "--name", "score", "--metric-name", "score", "--direction", "lower")
     git(path, "commit", "-q", "--allow-empty", "-m", "baseline")
     engine(path, "run")
     engine(path, "log", "--description", "baseline")

@@ -112,7 +112,7 @@ def test_a_project_folder_whose_name_is_not_utf8_breaks_no_command(tmp_path):
     subprocess.run([REAL_GIT, "add", "-A"], cwd=folder, check=True)
     subprocess.run([REAL_GIT, "commit", "-q", "-m", "harness"], cwd=folder, check=True)
     strict = dict(os.environ, PYTHONIOENCODING="utf-8:strict", PYTHONUTF8="0")
-    steps = [("init", "--name", "n", "--metric-name", "score", "--direction", "lower"), ("run",),
+    steps = [("init", "--deterministic", "--name", "n", "--metric-name", "score", "--direction", "lower"), ("run",),
              ("log", "--description", "baseline"), ("status",), ("status", "--json"), ("resume",),
              ("report",), ("run", "--", "sh", "-c", b"echo METRIC score=4; echo caf\xe9"), ("log", "--status", "discard", "--description", "d")]
     for args in steps:
@@ -325,7 +325,7 @@ def branch_session(project, checks_on_main=None, checks_on_session=None):
         project.write("autoresearch.checks.sh", checks_on_main)
         project.commit("checks on main")
     project.git("checkout", "-q", "-b", "autoresearch/session")
-    project.engine("init", "--name", "score", "--metric-name", "score", "--direction", "lower")
+    project.engine("init", "--deterministic", "--name", "score", "--metric-name", "score", "--direction", "lower")
     if checks_on_session is not None:
         project.write("autoresearch.checks.sh", checks_on_session)
         project.commit("session's own checks")

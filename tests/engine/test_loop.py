@@ -42,7 +42,7 @@ def test_baseline_keep_then_discard_equal_and_worse(session):
 
 
 def test_higher_is_better(project):
-    project.engine("init", "--name", "throughput", "--metric-name", "score", "--direction", "higher")
+    project.engine("init", "--deterministic", "--name", "throughput", "--metric-name", "score", "--direction", "higher")
     assert run_json(project)["status"] == "keep"
     project.engine("log", "--description", "baseline")
     project.set_value(99)
@@ -131,7 +131,7 @@ def test_max_iterations_enforced(session):
 def test_run_without_init_or_benchmark(project):
     result = project.engine("run", check=False)
     assert result.returncode == 2 and "autoresearch init" in result.stderr
-    project.engine("init", "--name", "x", "--metric-name", "score", "--direction", "lower")
+    project.engine("init", "--deterministic", "--name", "x", "--metric-name", "score", "--direction", "lower")
     os.remove(os.path.join(project.path, "autoresearch.sh"))
     result = project.engine("run", check=False)
     assert result.returncode == 2 and "there is no autoresearch.sh" in result.stderr
@@ -217,7 +217,7 @@ def test_working_dir_setting(project):
     project.write("bench/autoresearch.sh", "echo METRIC score=3\n")
     project.commit("bench dir")
     project.write(".claude/autoresearch.local.md", "---\nworking_dir: bench\n---\n")
-    project.engine("init", "--name", "sub", "--metric-name", "score", "--direction", "lower")
+    project.engine("init", "--deterministic", "--name", "sub", "--metric-name", "score", "--direction", "lower")
     assert project.exists("bench/autoresearch.jsonl")
     assert run_json(project)["metric"] == 3
     assert project.exists("bench/run.log")

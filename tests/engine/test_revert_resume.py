@@ -6,7 +6,7 @@ import json
 SESSION_FILES = {
     "autoresearch.md": "# Goal\nmake score small\n## Learnings\n- smaller values win\n",
     "autoresearch.ideas.md": "- [ ] try 42\n- [x] tried 7\n- halve it\n",
-    ".claude/autoresearch.local.md": "---\nmax_iterations: 50\n---\nnotes\n",
+    ".claude/autoresearch.local.md": "---\nmax_iterations: 50\ndeterministic: true\n---\nnotes\n",
 }
 
 

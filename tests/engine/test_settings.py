@@ -46,7 +46,7 @@ def assert_refused(project, result, words):
     ("--repeat", "0", "--repeat must be a whole number, 1 or more, not '0'"),
     ("--baseline-repeat", "0", "--baseline-repeat must be a whole number, 1 or more"),
     ("--confirm-runs", "-1", "--confirm-runs must be a whole number, 0 or more"),
-    ("--rule", "lenient", "--rule must be noise or strict"),
+    ("--rule", "lenient", "--rule must be noise or unpaired or strict"),
 ])
 def test_run_refuses_flag_values_outside_the_bounds(marked, flag, value, words):
     assert_refused(marked, marked.engine("run", flag, value, check=False), words)
@@ -66,7 +66,8 @@ def test_run_refuses_setting_values_outside_the_bounds(marked, line, words):
 
 
 def test_flags_override_the_settings_for_one_run_only(marked):
-    marked.write(".claude/autoresearch.local.md", "---\nrepeat: 3\nbaseline_repeat: 3\nconfirm_runs: 2\n---\n")
+    marked.write(".claude/autoresearch.local.md",
+                 "---\nkeep_rule: unpaired\nrepeat: 3\nbaseline_repeat: 3\nconfirm_runs: 2\n---\n")
     result = marked.engine("run", "--json", "--repeat", "1", "--baseline-repeat", "1", "--confirm-runs", "0")
     assert marked.read("ran.txt").count("ran") == 1, result.stdout
     marked.engine("log", "--description", "baseline")

@@ -37,6 +37,14 @@ def test_token_budget_is_calibrated_once_then_fixed(tmp_path, tiny_corpus):
     metrics = dict(re.findall(r"^METRIC (\w+)=(\S+)$", slow.stdout, re.M))
     assert round(float(metrics["total_tokens_M"]) * 1e6) == calibrated
 
+    # at equal tokens a repeat of the same code gives the same val_bpb; another repeat index, another
+    # seed and data window, gives another: the spread that the engine's noise model must see
+    again = run_train(tmp_path, cache, env_extra={"AUTORESEARCH_REPEAT": "0"})
+    other = run_train(tmp_path, cache, env_extra={"AUTORESEARCH_REPEAT": "1"})
+    assert again.returncode == 0 and other.returncode == 0, again.stdout + other.stdout
+    assert summary(again.stdout, "val_bpb") == summary(slow.stdout, "val_bpb")
+    assert summary(other.stdout, "val_bpb") != summary(slow.stdout, "val_bpb")
+
 
 def test_budget_mode_is_part_of_the_protocol(tmp_path, tiny_corpus):
     cache = tmp_path / "cache"

@@ -15,7 +15,7 @@ SUMMARY_KEYS = ["val_bpb", "training_seconds", "total_seconds", "peak_vram_mb", 
                 "total_tokens_M", "num_steps", "num_params_M", "depth"]
 
 
-def run_train(tmp_path, cache, edit=(), timeout=240):
+def run_train(tmp_path, cache, edit=(), timeout=240, env_extra=None):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     for name in TEMPLATE_CODE:
@@ -30,7 +30,8 @@ def run_train(tmp_path, cache, edit=(), timeout=240):
             src = src.replace(a, b)
         (work / "train.py").write_text(src)
     # one CPU thread: on a busy machine torch's thread pool makes a step of the tiny model ~10x slower
-    env = {**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "AUTORESEARCH_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+           **(env_extra or {})}
     return subprocess.run([sys.executable, "train.py"], cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
 
 

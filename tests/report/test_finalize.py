@@ -55,7 +55,7 @@ def make_session(tmp_path, checks=None):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "harness")
     git(repo, "checkout", "-q", "-b", "autoresearch/score")
-    engine(repo, "init", "--name", "Lower the score", "--metric-name", "score", "--unit", "pt", "--direction", "lower")
+    engine(repo, "init", "--deterministic", "--name", "Lower the score", "--metric-name", "score", "--unit", "pt", "--direction", "lower")
     git(repo, "commit", "-q", "--allow-empty", "-m", "baseline")
     engine(repo, "run")
     engine(repo, "log", "--description", "baseline")

@@ -153,7 +153,7 @@ def test_ml_benchmark_runs_the_project_environment_on_the_dataset_named_at_setup
     skill_dir = install("plugin-root", tmp_path, project)["autoresearch-ml"]
     run_doc(read(os.path.join(skill_dir, "SKILL.md")), project, skill_dir)
     settings = config.load(project)
-    assert (settings.baseline_repeat, settings.confirm_runs, settings.reference_repeat) == (3, 2, 2)
+    assert (settings.baseline_repeat, settings.max_pairs) == (3, 4)
     with open(os.path.join(project, "train.py"), "w", encoding="utf-8") as handle:
         handle.write("import os, sys\nprint(sys.prefix)\nprint(os.environ['AUTORESEARCH_CACHE_DIR'])\n")
     # uv on PATH must not be what runs train.py: `uv run` syncs, and on a CPU machine that replaces torch

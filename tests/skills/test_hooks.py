@@ -79,7 +79,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def session(project):
-    engine(project, "init", "--name", "small score", "--metric-name", "score", "--direction", "lower")
+    engine(project, "init", "--deterministic", "--name", "small score", "--metric-name", "score", "--direction", "lower")
     experiment(project, 100, "baseline")
     return project
 
@@ -185,7 +185,7 @@ def test_stop_lets_through_when_enabled_is_false(session):
 
 
 def test_stop_lets_through_when_max_iterations_is_reached(project):
-    engine(project, "init", "--name", "small score", "--metric-name", "score", "--direction", "lower",
+    engine(project, "init", "--deterministic", "--name", "small score", "--metric-name", "score", "--direction", "lower",
            "--max-iterations", "2")
     experiment(project, 100, "baseline")
     assert json.loads(hook("stop", stop_payload(project), project).stdout)["decision"] == "block"
@@ -227,7 +227,7 @@ def test_hooks_honour_working_dir_and_the_project_dir_variable(project):
     with open(os.path.join(project, ".claude", "autoresearch.local.md"), "w") as handle:
         handle.write("---\nenabled: true\nworking_dir: bench\n---\n")
     commit(project, "move the harness")
-    engine(project, "init", "--name", "small score", "--metric-name", "score", "--direction", "lower")
+    engine(project, "init", "--deterministic", "--name", "small score", "--metric-name", "score", "--direction", "lower")
     assert os.path.isfile(os.path.join(sub, "autoresearch.jsonl"))
     assert json.loads(hook("stop", stop_payload(project), project).stdout)["decision"] == "block"
     # the agent cd'ed into a folder of its own: the project root comes from CLAUDE_PROJECT_DIR

@@ -15,6 +15,7 @@ same outputs and gradients as the code here; an edited layer keeps its plain cod
 
 import gc
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -55,7 +56,12 @@ FINAL_LR_FRAC = 0.0
 DEVICE = "auto"             # auto | cuda | mps | cpu
 COMPILE = None              # None = torch.compile on CUDA only
 KERNELS = True              # machine.py's fused kernels where they reproduce the layers below (False: plain code only)
-SEED = 42
+# Each sample of an autoresearch run gets its repeat index (0, 1, 2…): repeats then differ in the seed
+# and in where the data stream starts, so the spread of the baseline includes what a seed alone does,
+# and a change that only moves the seed cannot pass for a gain.
+REPEAT = int(os.environ.get("AUTORESEARCH_REPEAT", "0"))
+SEED = 42 + REPEAT
+DATA_SKIP = 8 * REPEAT      # batches of the training stream skipped before the first step
 
 # ---------------------------------------------------------------------------
 # Model
@@ -459,6 +465,8 @@ elif prepare.BUDGET_MODE == "tokens":
     print(f"Budget: calibrating — this run trains {TIME_BUDGET}s and records the tokens it trains as the budget")
 
 loader = make_dataloader(tokenizer, B, T, "train", device=device)
+for _ in range(DATA_SKIP):
+    next(loader)
 gc.collect()
 gc.freeze()
 gc.disable()

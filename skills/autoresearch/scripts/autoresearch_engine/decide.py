@@ -1,21 +1,27 @@
 """Noise-aware keep decisions: keep a candidate only when it beats the best by more than noise explains.
 
 The noise model of a segment comes from repeated measurements of the same code — the samples of
-one run (the baseline's repeats, a candidate's confirmation re-runs) — never from the spread
-between different experiments, which would mix real effects into the noise.
+one run (the baseline's repeats, a candidate's and the best's samples within a run) — never from the
+spread between different experiments, which would mix real effects into the noise.
 
     sigma  = pooled standard deviation of the samples around their own run's mean
     dof    = sum over runs of (n - 1)
 
-A candidate with samples C is compared with the best kept run's samples B (Welch-free, pooled t):
+The default rule (`decide_paired`) compares pairs measured next to each other — the candidate, then
+the best commit, in blocks of candidate, best, best, candidate — so whatever moved both (a machine
+that sped up, a slow trend) drops out of each difference:
 
-    d = mean(B) - mean(C)      (sign flipped when higher is better; d > 0 means C is better)
-    t = d / (sigma * sqrt(1/|B| + 1/|C|))
+    g = mean over pairs of (best - candidate)    (sign flipped when higher is better; g > 0: better)
+    t = g / (sigma * sqrt(2 / pairs))
 
-t is compared with the Student-t quantile at the configured false-keep rate divided by the
-number of looks allowed (the first measurement and each confirmation), so that re-running a
-marginal winner does not raise the false-keep rate. Heavy-tailed noise inflates sigma, which
-makes the rule more cautious, not less.
+The previous rule (`decide`, kept as `unpaired`) compares the candidate's samples C with stored
+samples B of the best: t = (mean(B) - mean(C)) / (sigma * sqrt(1/|B| + 1/|C|)).
+
+t is compared with the Student-t quantile at the configured false-keep rate divided by the number of
+looks allowed, so that measuring a marginal winner again does not raise the false-keep rate. Heavy-
+tailed noise inflates sigma, which makes the rule more cautious, not less. A sigma of exactly 0 (every
+repeat identical) makes any strict gain count; the engine allows that only for a metric declared
+deterministic.
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ class Decision:
     dof: int
     candidate: float  # centre of the candidate's samples
     reference: Optional[float]  # centre of the best's samples
+    pairs: int = 0  # pairs (candidate, best) measured next to each other; 0 when compared with stored samples
 
     def as_record(self, rule: str, looks: int, alpha: float) -> dict:
         return {
@@ -115,8 +122,36 @@ class Decision:
             "looks": looks,
             "candidate": self.candidate,
             "reference": self.reference,
+            "pairs": self.pairs,
             "reason": self.reason,
         }
+
+
+def _weigh(gain: float, error: float, noise: Noise, alpha: float, looks_left: int, max_looks: int):
+    """(verdict, reason, t, threshold) for a gain with the given standard error."""
+    if error == 0:  # a sigma so small that the error underflows: as good as no noise
+        return "keep" if gain > 0 else "discard", "noise too small to measure: plain comparison", None, None
+    z = gain / error
+    threshold = t_quantile(1 - alpha / max_looks, noise.dof)
+    if z >= threshold:
+        return "keep", f"better than the best: t = {z:.2f} (needs {threshold:.2f})", z, threshold
+    if z <= 0:
+        return "discard", f"not better than the best (t = {z:.2f})", z, threshold
+    if looks_left > 0:
+        return "confirm", f"marginal: t = {z:.2f} of {threshold:.2f} needed; measuring again", z, threshold
+    return "discard", f"not distinguishable from noise after confirmation (t = {z:.2f} < {threshold:.2f})", z, threshold
+
+
+def _exact(gain: float, noise: Noise, centre: float, ref_centre: float) -> Decision:
+    verdict = "keep" if gain > 0 else "discard"
+    word = "better than" if gain > 0 else ("equal to" if gain == 0 else "worse than")
+    return Decision(verdict, f"deterministic metric (no noise in {noise.dof + 1}+ repeats): {word} the best",
+                    None, None, 0.0, noise.dof, centre, ref_centre)
+
+
+def gain_of(candidate: float, reference: float, direction: str) -> float:
+    """How much better `candidate` is than `reference` (negative when worse)."""
+    return (reference - candidate) if direction == "lower" else (candidate - reference)
 
 
 def decide(
@@ -133,29 +168,45 @@ def decide(
     if not reference:
         return Decision("keep", "baseline of the segment", None, None, noise.sigma, noise.dof, centre, None)
     ref_centre = _mean(reference)
-    gain = (ref_centre - centre) if direction == "lower" else (centre - ref_centre)
+    gain = gain_of(centre, ref_centre, direction)
     if not noise.known:
         verdict = "keep" if gain > 0 else "discard"
         return Decision(verdict, "noise unknown (no repeated measurements yet): plain comparison",
                         None, None, None, noise.dof, centre, ref_centre)
     if noise.sigma == 0:
-        verdict = "keep" if gain > 0 else "discard"
-        word = "better than" if gain > 0 else ("equal to" if gain == 0 else "worse than")
-        return Decision(verdict, f"deterministic metric (no noise in {noise.dof + 1}+ repeats): {word} the best",
-                        None, None, 0.0, noise.dof, centre, ref_centre)
+        return _exact(gain, noise, centre, ref_centre)
     error = noise.sigma * math.sqrt(1 / len(reference) + 1 / len(candidate))
-    if error == 0:  # a sigma so small that the error underflows: as good as no noise
-        verdict = "keep" if gain > 0 else "discard"
-        return Decision(verdict, "noise too small to measure: plain comparison", None, None, noise.sigma,
-                        noise.dof, centre, ref_centre)
-    z = gain / error
-    threshold = t_quantile(1 - alpha / max_looks, noise.dof)
-    if z >= threshold:
-        verdict, why = "keep", f"better than the best: t = {z:.2f} (needs {threshold:.2f})"
-    elif z <= 0:
-        verdict, why = "discard", f"not better than the best (t = {z:.2f})"
-    elif looks_left > 0:
-        verdict, why = "confirm", f"marginal: t = {z:.2f} of {threshold:.2f} needed; measuring again"
-    else:
-        verdict, why = "discard", f"not distinguishable from noise after confirmation (t = {z:.2f} < {threshold:.2f})"
+    verdict, why, z, threshold = _weigh(gain, error, noise, alpha, looks_left, max_looks)
     return Decision(verdict, why, z, threshold, noise.sigma, noise.dof, centre, ref_centre)
+
+
+def decide_paired(
+    candidate: Sequence[float],
+    best: Sequence[float],
+    noise: Noise,
+    direction: str,
+    alpha: float,
+    looks_left: int,
+    max_looks: int,
+) -> Decision:
+    """keep / discard / confirm from pairs (candidate[i], best[i]) measured next to each other.
+
+    Each pair's difference is free of whatever moved both (a machine that sped up, a slow trend);
+    taken in the order candidate, best, best, candidate, a linear trend cancels in their mean. With
+    independent noise of standard deviation sigma per sample, the mean of n differences has standard
+    error sigma * sqrt(2 / n).
+    """
+    pairs = min(len(candidate), len(best))
+    centre, ref_centre = _mean(candidate), _mean(best)
+    gain = sum(gain_of(c, b, direction) for c, b in zip(candidate, best)) / pairs
+    if not noise.known or noise.sigma == 0:
+        decision = _exact(gain, noise, centre, ref_centre) if noise.known else Decision(
+            "keep" if gain > 0 else "discard", "noise unknown (no repeated measurements yet): plain comparison",
+            None, None, None, noise.dof, centre, ref_centre)
+    else:
+        verdict, why, z, threshold = _weigh(gain, noise.sigma * math.sqrt(2 / pairs), noise, alpha, looks_left,
+                                            max_looks)
+        decision = Decision(verdict, why, z, threshold, noise.sigma, noise.dof, centre, ref_centre)
+    decision.pairs = pairs
+    decision.reason += f" ({pairs} pairs with the best measured alongside, mean gain {gain:.6g})"
+    return decision

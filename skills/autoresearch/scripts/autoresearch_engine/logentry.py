@@ -10,8 +10,8 @@ from . import records, session
 from .errors import EngineError
 from .jsonlog import LogContents
 
-PENDING_FIELDS = ("duration_s", "exit_code", "samples", "reference_samples", "decision", "flags", "holdout",
-                  "protected")
+PENDING_FIELDS = ("duration_s", "exit_code", "samples", "reference_samples", "best_samples", "best_commit", "decision",
+                  "flags", "holdout", "protected")
 FAILED = ("crash", "checks_failed")
 
 

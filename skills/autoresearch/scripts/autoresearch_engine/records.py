@@ -51,6 +51,8 @@ EXPERIMENT_OPTIONAL_FIELDS = (
     "exit_code",
     "samples",
     "reference_samples",
+    "best_samples",
+    "best_commit",
     "decision",
     "flags",
     "reason",
@@ -298,10 +300,12 @@ def validate_experiment(record: dict) -> dict:
         raise EngineError("the protected paths must be a list of paths.")
     if "asi" in record and not isinstance(record["asi"], dict):
         raise EngineError("the ASI must be a JSON object.")
-    for key in ("samples", "reference_samples"):
+    for key in ("samples", "reference_samples", "best_samples"):
         samples = record.get(key)
         if samples is not None and not (isinstance(samples, list) and all(is_finite_number(v) for v in samples)):
             raise EngineError(f"the {key.replace('_', ' ')} must be a list of finite numbers.")
+    if record.get("best_commit") is not None and not isinstance(record["best_commit"], str):
+        raise EngineError("the best commit must be a commit hash.")
     if record.get("decision") is not None and not isinstance(record["decision"], dict):
         raise EngineError("the decision must be a JSON object.")
     reason = record.get("reason")

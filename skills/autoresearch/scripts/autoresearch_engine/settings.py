@@ -127,18 +127,30 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("checks_timeout", "float", 300.0, "seconds before the checks are killed", minimum=1, maximum=WEEK_S,
             unit="seconds", flag="--checks-timeout", command="run", in_default_file=True),
     Setting("keep_rule", "choice", "noise",
-            "`noise`: keep only a gain beyond measured noise; `strict`: any gain", choices=("noise", "strict"),
-            flag="--rule", command="run"),
-    Setting("repeat", "int", 1, "benchmark samples per run", minimum=1, flag="--repeat", command="run"),
+            "`noise`: keep only a gain beyond measured noise, the best measured next to the candidate; "
+            "`unpaired`: the same against the best's stored samples; `strict`: any gain",
+            choices=("noise", "unpaired", "strict"), flag="--rule", command="run"),
+    Setting("repeat", "int", 1, "benchmark samples per run of the `strict` and `unpaired` rules (the `noise` rule "
+            "takes one, then pairs)", minimum=1, flag="--repeat", command="run"),
     Setting("baseline_repeat", "int", 5, "samples for a segment's baseline, which measure the noise", minimum=1,
             flag="--baseline-repeat", command="run"),
-    Setting("confirm_runs", "int", 3, "extra samples allowed for a marginal winner", minimum=0,
+    Setting("confirm_runs", "int", 3, "extra samples allowed for a marginal winner of the `unpaired` rule", minimum=0,
             flag="--confirm-runs", command="run"),
     Setting("reference_repeat", "int", 4,
-            "fresh samples of a newly kept result, the unbiased reference for later candidates", minimum=0,
+            "fresh samples of a result newly kept by the `unpaired` rule, the unbiased reference for later candidates",
+            minimum=0,
             flag="--reference-repeat", command="run"),
     Setting("false_keep_rate", "float", 0.05, "how often the noise rule may keep a change that is only noise",
             minimum=0, maximum=0.5, open_bounds=True),
+    Setting("max_pairs", "int", 6,
+            "most pairs (the candidate, the best measured next to it) per decision of the noise rule, taken in "
+            "blocks of two", minimum=2, flag="--max-pairs", command="run"),
+    Setting("reference_max_age", "int", 5,
+            "benchmark runs after which the best's samples are measured again before a candidate is compared "
+            "with them", minimum=0, flag="--reference-max-age", command="run"),
+    Setting("deterministic", "bool", False,
+            "`true` when repeats of the same code give the same value by nature (a count, a size): only then "
+            "does a noise of exactly 0 let any gain count", flag="--deterministic", command="init"),
     Setting("protected", "globs", (),
             "files a candidate may not change against its segment's baseline commit, such as "
             "`[prepare.py, autoresearch.sh]`; a glob without `/` matches a file name in any folder; changing the "
@@ -151,11 +163,14 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 def add_flags(parser, command: str) -> None:
     """The flags of `command` that override a setting for one call; each is None when not given."""
     for setting in SETTINGS:
-        if setting.command == command:
+        if setting.command != command:
+            continue
+        meaning = f"{setting.meaning.replace('`', '')} (setting {setting.name}, default {setting.shown_default})"
+        if setting.kind == "bool":  # a switch: given, it sets the setting true
+            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const=True, help=meaning)
+        else:
             parser.add_argument(setting.flag, dest=setting.name, metavar=_metavar(setting),
-                                nargs="+" if setting.kind == "globs" else None,
-                                help=f"{setting.meaning.replace('`', '')} (setting {setting.name}, "
-                                     f"default {setting.shown_default})")
+                                nargs="+" if setting.kind == "globs" else None, help=meaning)
 
 
 def _metavar(setting: Setting) -> str:

@@ -8,7 +8,8 @@ import os
 import sys
 import time
 
-from .. import benchmark_output, config, experiment, gitops, jsonlog, protection, records, runner, stats, summary
+from .. import (benchmark_output, config, experiment, gitops, jsonlog, protection, records, runner, stats, summary,
+               treeswap)
 from ..errors import EXIT_LIMIT, EXIT_PROTECTED, EngineError
 from ..settings import add_flags, flag_values
 from ..sessionfiles import BENCHMARK_SCRIPT, CHECKS_SCRIPT
@@ -44,6 +45,9 @@ def _measure(args, ws: Workspace, loaded, segment, command) -> dict:
     """Check the tree, measure it and write the pending result; the caller holds the run lock."""
     repo = gitops.toplevel(ws.session_dir)
     measured = None
+    restored = treeswap.restore_if_interrupted(repo)
+    if restored:
+        print(f"autoresearch: {restored}.", file=sys.stderr)
     if repo:
         gitops.exclude_session_files(repo, ws.session_dir)  # idempotent; covers files added in later versions
         ws.require_committed(repo, "a run")
