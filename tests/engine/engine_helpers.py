@@ -83,3 +83,13 @@ echo "benchmarking"
 echo "METRIC score=$(cat value.txt)"
 echo "METRIC size_kb=12.5"
 """
+
+
+def pid_alive(pid):
+    """Whether process `pid` runs (a zombie, waiting for its parent to reap it, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] != b"Z"

@@ -23,7 +23,7 @@ import sys
 import time
 
 
-from engine_helpers import BENCHMARK, ENGINE, git
+from engine_helpers import BENCHMARK, ENGINE, git, pid_alive
 
 TRIALS = 200
 WORKERS = 2  # trials are independent and mostly wait on the commands they kill
@@ -136,15 +136,6 @@ def read(path, name):
         return None
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
-
-
 def start(path, args, env):
     return subprocess.Popen([sys.executable, ENGINE, *args], cwd=path, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -180,9 +171,9 @@ def trial(template, kind, path, kill_after, number, env):
         with open(pids_file) as handle:
             pids = [int(pid) for pid in handle.read().split()]
     deadline = time.monotonic() + 1
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [pid for pid in pids if alive(pid)]
+    left = [pid for pid in pids if pid_alive(pid)]
     if left:
         losses.append(f"checks processes {left} still running")
         for pid in left:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from engine_helpers import ENGINE, git
+from engine_helpers import ENGINE, git, pid_alive
 
 REAL_GIT = shutil.which("git")
 
@@ -350,15 +350,6 @@ def test_finalize_says_when_a_branch_has_no_checks_script(project):
     assert result.returncode == 0, result.stderr
     assert "checks on autoresearch/final/score-1: passed" not in result.stdout
     assert "no autoresearch.checks.sh" in result.stdout
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
 
 
 def test_killing_finalize_leaves_no_worktree_and_no_checks_process(project, tmp_path):

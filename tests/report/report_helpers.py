@@ -70,3 +70,20 @@ def write_session(folder, runs=30, segments=2):
         cli_in_process(*args)
         descriptions.append(description)
     return descriptions
+
+
+def noisy_project(tmp_path):
+    """A session whose benchmark prints the next value of values.txt each run (lower is better)."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "config", "user.email", "t@example.com")
+    git(folder, "config", "user.name", "T")
+    (folder / "autoresearch.sh").write_text(
+        "value=$(head -n 1 values.txt)\ntail -n +2 values.txt > values.next && mv values.next values.txt\n"
+        "echo \"METRIC ms=$value\"\n")
+    (folder / ".git" / "info" / "exclude").write_text("values.txt\nvalues.next\n")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "harness")
+    engine(folder, "init", "--name", "noisy", "--metric-name", "ms", "--direction", "lower")
+    return folder

@@ -4,7 +4,7 @@ of the best behind the runs."""
 import json
 import re
 
-from report_helpers import engine, git
+from report_helpers import engine, noisy_project
 
 
 def crowded(folder):
@@ -42,18 +42,7 @@ def test_kept_labels_stay_in_the_chart_and_off_other_points(tmp_path):
 
 
 def test_samples_and_the_noise_band_of_the_best_are_drawn(tmp_path):
-    folder = tmp_path / "p"
-    folder.mkdir()
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.email", "t@example.com")
-    git(folder, "config", "user.name", "T")
-    (folder / "autoresearch.sh").write_text(
-        "value=$(head -n 1 values.txt)\ntail -n +2 values.txt > values.next && mv values.next values.txt\n"
-        "echo \"METRIC ms=$value\"\n")
-    (folder / ".git" / "info" / "exclude").write_text("values.txt\nvalues.next\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "harness")
-    engine(folder, "init", "--name", "noisy", "--metric-name", "ms", "--direction", "lower")
+    folder = noisy_project(tmp_path)
     (folder / "values.txt").write_text("100\n102\n98\n101\n99\n")
     assert json.loads(engine(folder, "run", "--json").stdout)["status"] == "keep"
     engine(folder, "log", "--description", "baseline")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from report_helpers import engine, git
+from report_helpers import engine, git, noisy_project
 
 pytest.importorskip("matplotlib", reason="progress.png needs matplotlib: to run these tests, install it "
                                          "(pip install matplotlib)")
@@ -54,18 +54,7 @@ def test_kept_labels_cover_no_other_run(tmp_path):
 
 
 def test_samples_and_the_noise_band_of_the_best_are_drawn(tmp_path):
-    folder = tmp_path / "p"
-    folder.mkdir()
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.email", "t@example.com")
-    git(folder, "config", "user.name", "T")
-    (folder / "autoresearch.sh").write_text(
-        "value=$(head -n 1 values.txt)\ntail -n +2 values.txt > values.next && mv values.next values.txt\n"
-        "echo \"METRIC ms=$value\"\n")
-    (folder / ".git" / "info" / "exclude").write_text("values.txt\nvalues.next\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "harness")
-    engine(folder, "init", "--name", "noisy", "--metric-name", "ms", "--direction", "lower")
+    folder = noisy_project(tmp_path)
     for description, values in (("baseline", [100, 102, 98, 101, 99]), ("better", [80, 81, 79, 80, 82])):
         (folder / "values.txt").write_text("".join(f"{v}\n" for v in values))
         git(folder, "commit", "-q", "--allow-empty", "-m", description)
