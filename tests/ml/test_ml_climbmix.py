@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import os
 import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -120,7 +120,7 @@ def test_incomplete_cache_is_not_trusted(tmp_path, tiny_cache):
 
 def test_stdlib_source(tmp_path):
     cache = tmp_path / "cache"
-    proc = run_prepare(cache, "--source", "stdlib", "--profile", "cpu", "--vocab-size", "300", "--seq-len", "64",
+    run_prepare(cache, "--source", "stdlib", "--profile", "cpu", "--vocab-size", "300", "--seq-len", "64",
                        "--eval-tokens", "1024", "--tokenizer-chars", "1000000")
     prep = load_prepare(cache, "prepare_stdlib")
     p = prep.PROTOCOL

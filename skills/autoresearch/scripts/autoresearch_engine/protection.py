@@ -15,7 +15,7 @@ import os
 from typing import Iterable, List, Optional, Sequence
 
 from . import gitops
-from .errors import EXIT_PROTECTED, EngineError
+from .errors import EngineError
 from .session import Segment
 from .sessionfiles import SESSION_FILES
 
