@@ -121,7 +121,7 @@ def test_incomplete_cache_is_not_trusted(tmp_path, tiny_cache):
 def test_stdlib_source(tmp_path):
     cache = tmp_path / "cache"
     run_prepare(cache, "--source", "stdlib", "--profile", "cpu", "--vocab-size", "300", "--seq-len", "64",
-                       "--eval-tokens", "1024", "--tokenizer-chars", "1000000")
+                "--eval-tokens", "1024", "--tokenizer-chars", "1000000")
     prep = load_prepare(cache, "prepare_stdlib")
     p = prep.PROTOCOL
     assert p["source"] == "stdlib" and p["source_detail"]["path"] == prep.stdlib_path()
