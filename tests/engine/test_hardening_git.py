@@ -380,3 +380,26 @@ def test_a_run_that_leaves_untracked_files_says_so_at_once(session):
     warned = session.engine("run").stderr
     assert "result.txt" in warned and ".gitignore" in warned
     assert "result.txt" in one_clear_error(session.engine("run", check=False))
+
+
+def test_the_checks_guard_ends_the_checks_of_an_engine_killed_before_it_started(tmp_path):
+    """The engine may die before the guard's Python has even started: the guard still ends the checks."""
+    sys.path.insert(0, os.path.dirname(ENGINE))
+    from autoresearch_engine.finalize import GUARD
+
+    pid_file = tmp_path / "checks.pid"
+    parent = ("import os, subprocess, sys\n"
+              "subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid()), 'sh', '-c', "
+              "'echo $$ > \"$0\"; exec sleep 30', sys.argv[2]], start_new_session=True)\n"
+              "os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", parent, GUARD, str(pid_file)], check=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    if pid_file.exists() and pid_file.read_text().strip():
+        pid = int(pid_file.read_text())
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(pid), "the checks outlived the engine that started them"

@@ -234,16 +234,17 @@ def slug(text: str) -> str:
 
 
 # Runs the checks as its child and ends its whole process group when the engine that started it dies,
-# even by SIGKILL (the engine cannot clean up then): a killed finalize leaves no checks running.
+# even by SIGKILL (the engine cannot clean up then): a killed finalize leaves no checks running. The
+# engine's pid comes as the first argument: an engine killed before the guard started is noticed too.
 GUARD = """
 import os, signal, subprocess, sys, threading, time
-parent = os.getppid()
+parent = int(sys.argv[1])
 def watch():
     while os.getppid() == parent:
         time.sleep(0.1)
     os.killpg(0, signal.SIGKILL)
 threading.Thread(target=watch, daemon=True).start()
-code = subprocess.call(sys.argv[1:])
+code = subprocess.call(sys.argv[2:])
 sys.exit(code if code >= 0 else 128 - code)
 """
 
@@ -261,7 +262,7 @@ def run_checks(repo: str, session_rel: str, commit: str, timeout: float) -> Opti
         if not os.path.isfile(os.path.join(cwd, CHECKS_SCRIPT)):
             return None
         log = os.path.join(scratch, "checks.log")
-        outcome = runner.run([sys.executable, "-c", GUARD, "bash", CHECKS_SCRIPT], cwd=cwd, log_path=log,
+        outcome = runner.run([sys.executable, "-c", GUARD, str(os.getpid()), "bash", CHECKS_SCRIPT], cwd=cwd, log_path=log,
                              timeout=timeout)
         return outcome.ok, runner.tail(log, 5)
     finally:
