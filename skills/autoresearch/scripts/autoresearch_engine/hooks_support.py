@@ -98,7 +98,7 @@ def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
         return None
     from . import summary
 
-    data = summary.status_data(active.ws, active.loaded, last=0)
+    data = summary.status_data(active.ws, active.loaded, last=summary.RESUME_LAST)  # one look at git, for both uses
     if data["iterations_left"] == 0:
         return None
     if data["crash_streak"] >= CRASH_LIMIT:
@@ -111,7 +111,7 @@ def stop_decision(payload: dict, environ=os.environ) -> Optional[dict]:
     if blocks >= BLOCK_CAP:
         return None  # the count stays at the cap until a new experiment is logged or a new turn starts
     write_atomic(active.state_path, json.dumps({"blocks": blocks + 1, "logged": logged}) + "\n")
-    brief = summary.resume_text(active.ws, active.loaded)
+    brief = summary.resume_text(active.ws, active.loaded, last=summary.RESUME_LAST, data=data)
     left = "" if data["iterations_left"] is None else f" ({data['iterations_left']} runs left)"
     reason = (
         f"The autoresearch session '{data['name']}' is still running{left}: do not stop. Continue the loop "

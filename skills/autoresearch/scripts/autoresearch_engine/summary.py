@@ -14,6 +14,9 @@ from .sessionfiles import IDEAS_NAME, NOTES_NAME
 from .workspace import Workspace
 
 
+RESUME_LAST = 8  # recent runs in the brief
+
+
 def fmt(value, unit: str = "") -> str:
     if value is None:
         return "n/a"
@@ -220,8 +223,11 @@ def open_ideas(path: str, limit: int = 15) -> List[str]:
     return ideas[:limit]
 
 
-def resume_text(ws: Workspace, session: Session, last: int = 8) -> str:
-    data = status_data(ws, session, last=last)
+def resume_text(ws: Workspace, session: Session, last: int = RESUME_LAST,
+                data: Optional[dict] = None) -> str:
+    """The brief; `data`, when the caller already has it, is status_data(ws, session, last=last)."""
+    if data is None:
+        data = status_data(ws, session, last=last)
     if not data["exists"]:
         return status_text(data)
     lines = [f"# autoresearch resume: {data['name']}"]

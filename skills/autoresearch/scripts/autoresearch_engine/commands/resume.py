@@ -19,5 +19,6 @@ def register(sub) -> None:
                        description="Goal, metric, best so far, the last experiments with their ASI, open ideas, "
                                    "and whether git HEAD matches the log.")
     add_common(p)
-    p.add_argument("--last", type=count, default=8, help="how many recent runs to show (default 8)")
+    p.add_argument("--last", type=count, default=summary.RESUME_LAST,
+                   help=f"how many recent runs to show (default {summary.RESUME_LAST})")
     p.set_defaults(func=cmd_resume)
