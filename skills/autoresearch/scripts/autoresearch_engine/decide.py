@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from . import records
+from . import records, stats
 
 
 @dataclass
@@ -73,10 +73,6 @@ def _t_cdf(x: float, dof: int) -> float:
     for i in range(1, steps):
         total += (4 if i % 2 else 2) * _t_pdf(i * h, dof)
     return 0.5 + total * h / 3
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
 
 
 @functools.lru_cache(maxsize=256)
@@ -164,10 +160,10 @@ def decide(
     max_looks: int,
 ) -> Decision:
     """keep / discard / confirm for a candidate's samples against the best kept run's samples."""
-    centre = _mean(candidate)
+    centre = stats.mean(candidate)
     if not reference:
         return Decision("keep", "baseline of the segment", None, None, noise.sigma, noise.dof, centre, None)
-    ref_centre = _mean(reference)
+    ref_centre = stats.mean(reference)
     gain = gain_of(centre, ref_centre, direction)
     if not noise.known:
         verdict = "keep" if gain > 0 else "discard"
@@ -197,7 +193,7 @@ def decide_paired(
     error sigma * sqrt(2 / n).
     """
     pairs = min(len(candidate), len(best))
-    centre, ref_centre = _mean(candidate), _mean(best)
+    centre, ref_centre = stats.mean(candidate), stats.mean(best)
     gain = sum(gain_of(c, b, direction) for c, b in zip(candidate, best)) / pairs
     if not noise.known or noise.sigma == 0:
         decision = _exact(gain, noise, centre, ref_centre) if noise.known else Decision(

@@ -185,10 +185,6 @@ def recent_best_samples(segment: Segment, max_age: int) -> Optional[List[float]]
     return latest if latest is not None and age <= max_age else None
 
 
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
-
-
 class Sampling:
     """One run's measurements: the candidate's and the best's samples, each with its repeat index, and the checks."""
 
@@ -254,10 +250,10 @@ def _strict(run: Sampling, plan: Plan, reference: Optional[List[float]]) -> Opti
     for index in range(plan.repeat):
         if not run.take(index, label=plan.repeat > 1):
             return None
-    centre = _mean(run.samples)
+    centre = stats.mean(run.samples)
     if reference is None:
         return decide.Decision("keep", f"baseline of segment {run.segment.index}", None, None, None, 0, centre, None)
-    best = _mean(reference)
+    best = stats.mean(reference)
     better = stats.is_better(centre, best, run.segment.direction)
     word = "better than" if better else ("equal to" if centre == best else "worse than")
     return decide.Decision("keep" if better else "discard", f"{word} the best so far ({best:g})",
@@ -287,7 +283,7 @@ def _unpaired(run: Sampling, plan: Plan, reference: List[float]) -> Optional[dec
         looks += 1
         run.looks = looks
         noise = run.noise()
-        _require_variation(noise, decide.gain_of(_mean(run.samples), _mean(reference), run.segment.direction),
+        _require_variation(noise, decide.gain_of(stats.mean(run.samples), stats.mean(reference), run.segment.direction),
                            plan, run.segment.metric_name)
         decision = decide.decide(run.samples, reference, noise, run.segment.direction, plan.false_keep_rate,
                                  plan.looks - looks, plan.looks)
@@ -320,18 +316,18 @@ def _paired(run: Sampling, plan: Plan, recent: Optional[List[float]]) -> Optiona
         return None
     run.looks = 1
     screen = recent or run.best_samples
-    gain = decide.gain_of(run.samples[0], _mean(screen), direction)
+    gain = decide.gain_of(run.samples[0], stats.mean(screen), direction)
     noise = run.noise()
     if recent and gain < 0 and noise.known and -gain > STALE_SIGMAS * noise.sigma:
         # far worse than the best's recent samples: the machine may have slowed down since; measure the best now
         if not run.take(0, of="best"):
             return None
         recent, screen = None, run.best_samples
-        gain = decide.gain_of(run.samples[0], _mean(screen), direction)
+        gain = decide.gain_of(run.samples[0], stats.mean(screen), direction)
     if gain <= 0:
         word = "recent samples" if recent else "sample measured next to it"
-        return decide.Decision("discard", f"not better than the best's {len(screen)} {word} ({_mean(screen):g})",
-                               None, None, None, 0, run.samples[0], _mean(screen))
+        return decide.Decision("discard", f"not better than the best's {len(screen)} {word} ({stats.mean(screen):g})",
+                               None, None, None, 0, run.samples[0], stats.mean(screen))
     _require_variation(noise, gain, plan, metric)
     if not run.checks_pass():
         return None
@@ -410,7 +406,7 @@ def run_experiment(ws: Workspace, segment: Segment, command: List[str], timeout:
     if run.crash:
         status, metric, reason = "crash", None, run.crash
     elif checks and checks["result"] != "passed":
-        status, metric, reason = "checks_failed", _mean(run.samples), checks["reason"]
+        status, metric, reason = "checks_failed", stats.mean(run.samples), checks["reason"]
     else:
         status, metric, reason = decision.verdict, decision.candidate, decision.reason
     head = commit

@@ -194,15 +194,19 @@ def uncommitted(repo_root: str, owned: set) -> Tuple[List[str], List[str]]:
     return changed, untracked
 
 
+def git_dir(repo_root: str, common: bool = False) -> str:
+    """The absolute git folder of this working tree, or with `common` the one all its worktrees share."""
+    path = os.fsdecode(git_bytes(repo_root, "rev-parse", "--git-common-dir" if common else "--git-dir")
+                      .stdout.rstrip(b"\n"))
+    return path if os.path.isabs(path) else os.path.join(repo_root, path)
+
+
 def exclude_session_files(repo_root: str, session_dir: str) -> None:
     """List the session files in .git/info/exclude so no experiment commit sweeps them in.
 
     .git/info/exclude is local to the clone: nothing has to be committed for it.
     """
-    git_dir = os.fsdecode(git_bytes(repo_root, "rev-parse", "--git-common-dir").stdout.rstrip(b"\n"))
-    if not os.path.isabs(git_dir):
-        git_dir = os.path.join(repo_root, git_dir)
-    exclude_path = os.path.join(git_dir, "info", "exclude")
+    exclude_path = os.path.join(git_dir(repo_root, common=True), "info", "exclude")
     rel = os.path.relpath(session_dir, repo_root)
     wanted = []
     for name in SESSION_FILES:

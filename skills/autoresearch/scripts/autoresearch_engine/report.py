@@ -59,7 +59,7 @@ def _segment(seg: session_module.Segment) -> dict:
         kept_at = None
         if status == "keep" and metric is not None:
             again = session_module.reference_samples(entry)
-            kept_at = sum(again) / len(again)
+            kept_at = stats.mean(again)
         runs.append({
             "run": run if isinstance(run, int) and not isinstance(run, bool) else None,
             "commit": str(entry.get("commit") or ""),

@@ -65,7 +65,7 @@ class Segment:
         """What a candidate is measured against: the mean of the best kept run's fresh re-measurements (else of its
         own samples). The keep rule, `run`'s "vs best" and the dashboard's "Δ best" all use this one number."""
         samples = reference_samples(self.best_record)
-        return None if samples is None else sum(samples) / len(samples)
+        return None if samples is None else stats.mean(samples)
 
     @property
     def best_record(self) -> Optional[dict]:

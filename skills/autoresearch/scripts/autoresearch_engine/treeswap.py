@@ -12,16 +12,12 @@ import json
 import os
 from typing import List, Optional, Tuple
 
-from . import config, gitops
+from . import gitops
+from .atomicfile import write_atomic
 from .errors import EngineError
 
 MARKER = "autoresearch-swap.json"
 _SUBMODULE = b"160000"
-
-
-def _marker_path(repo: str) -> str:
-    path = os.fsdecode(gitops.git_bytes(repo, "rev-parse", "--git-dir").stdout.rstrip(b"\n"))
-    return path if os.path.isabs(path) else os.path.join(repo, path)
 
 
 def changed_paths(repo: str, head: str, best: str, owned: set) -> List[Tuple[str, str]]:
@@ -76,7 +72,7 @@ class TreeSwap:
         self.repo = repo
         self.head_commit, self.best_commit = head_commit, best_commit
         self.changed = changed_paths(repo, head_commit, best_commit, owned)
-        self.marker = os.path.join(_marker_path(repo), MARKER)
+        self.marker = os.path.join(gitops.git_dir(repo), MARKER)
         self.at_best = False
 
     def best(self) -> None:
@@ -85,7 +81,7 @@ class TreeSwap:
         if self.changed:
             marker = {"head": self.head_commit, "best": self.best_commit,
                       "changed": self.changed}
-            config.write_atomic(self.marker, json.dumps(marker))
+            write_atomic(self.marker, json.dumps(marker))
             _put(self.repo, self.best_commit, self.changed, source_is_best=True)
         self.at_best = True
 
@@ -102,7 +98,7 @@ def restore_if_interrupted(repo: Optional[str]) -> Optional[str]:
     """Put back the candidate's files when a run was killed while the best's were in place; what was done."""
     if not repo:
         return None
-    path = os.path.join(_marker_path(repo), MARKER)
+    path = os.path.join(gitops.git_dir(repo), MARKER)
     try:
         with open(path, encoding="utf-8") as handle:
             marker = json.load(handle)
